@@ -1,0 +1,68 @@
+#pragma once
+/// Server configuration: `config/peregrine.toml` (commented defaults), each
+/// key overridable by an environment variable. Loaded once at start, before
+/// any thread runs; read-only afterwards.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace peregrine::config {
+
+struct Config {
+  // [http]
+  std::string http_addr = "0.0.0.0:8080";  ///< PEREGRINE_HTTP_ADDR
+  std::string web_root = "web";            ///< PEREGRINE_WEB_ROOT
+  std::size_t http_body_limit = 1 << 20;   ///< PEREGRINE_HTTP_BODY_LIMIT (bytes)
+  // [postgres]
+  std::string pg_url = "postgresql://peregrine@127.0.0.1:5432/peregrine";  ///< PEREGRINE_PG_URL
+  int query_threads = 2;                   ///< PEREGRINE_QUERY_THREADS
+  // [redis]
+  std::string redis_url = "redis://127.0.0.1:6379/0";  ///< PEREGRINE_REDIS_URL
+  std::chrono::milliseconds redis_flush{50};            ///< PEREGRINE_REDIS_FLUSH_MS
+  // [mqtt]
+  std::string mqtt_url = "tcp://127.0.0.1:1883";  ///< PEREGRINE_MQTT_URL
+  std::string mqtt_client_id;                     ///< PEREGRINE_MQTT_CLIENT_ID, default peregrine-<hostname>
+  std::string mqtt_username;                      ///< PEREGRINE_MQTT_USERNAME
+  std::string mqtt_password;                      ///< PEREGRINE_MQTT_PASSWORD
+  std::size_t mqtt_max_payload = 64 * 1024;       ///< PEREGRINE_MQTT_MAX_PAYLOAD (bytes)
+  // [ingest]
+  bool auto_provision = true;                     ///< PEREGRINE_AUTO_PROVISION
+  int max_past_days = 400;                        ///< PEREGRINE_INGEST_MAX_PAST_DAYS
+  // [storage]
+  std::size_t batch_rows = 5000;                  ///< PEREGRINE_STORAGE_BATCH_ROWS
+  std::chrono::milliseconds batch_age{5};         ///< PEREGRINE_STORAGE_BATCH_MS
+  std::size_t queue_rows = 2'000'000;             ///< PEREGRINE_STORAGE_QUEUE_ROWS
+  int partitions_ahead_days = 3;                  ///< PEREGRINE_STORAGE_PARTITIONS_AHEAD
+  int retention_days = 0;                         ///< PEREGRINE_STORAGE_RETENTION_DAYS (0 = keep)
+  // [realtime]
+  std::size_t ws_queue_messages = 1024;           ///< PEREGRINE_WS_QUEUE
+  // [auth]
+  std::string admin_email;                        ///< PEREGRINE_ADMIN_EMAIL
+  std::string admin_password;                     ///< PEREGRINE_ADMIN_PASSWORD
+  std::string jwt_secret;                         ///< PEREGRINE_JWT_SECRET
+  // [log]
+  std::string log_level = "info";                 ///< PEREGRINE_LOG_LEVEL
+};
+
+/// Either a Config or a message naming the offending key.
+using LoadResult = std::variant<Config, std::string>;
+
+/// Reads `file` (if given; a missing explicit file is an error), then applies
+/// environment overrides looked up through `getenv`. Validates every value.
+LoadResult load(const std::optional<std::string>& file,
+                const std::function<const char*(const char*)>& getenv);
+
+/// The table of keys: TOML path, environment variable, default, help.
+struct KeyInfo {
+  const char* toml;
+  const char* env;
+  const char* help;
+};
+const std::vector<KeyInfo>& keys();
+
+}  // namespace peregrine::config

@@ -1,0 +1,49 @@
+#pragma once
+/// Per-device `seq` bookkeeping: gaps (lost messages), QoS 1 redeliveries
+/// (duplicates, not stored twice) and counter resets (device restarted).
+/// Pure; owned by the event loop through devices::Device.
+
+#include <cstdint>
+
+#include <peregrine/core/types.hpp>
+
+namespace peregrine::devices {
+
+enum class SeqVerdict {
+  first,      ///< first seq seen from this device
+  next,       ///< last + 1
+  gap,        ///< jumped forward; `missing` says by how many
+  late,       ///< older than last, never seen before (fills a gap): stored
+  duplicate,  ///< already seen: not stored
+  reset,      ///< the device restarted its counter: stored, window restarts
+};
+
+struct SeqResult {
+  SeqVerdict verdict;
+  std::uint64_t missing = 0;  ///< for `gap`
+};
+
+/// Remembers the newest seq and which of the 64 seqs below it were seen
+/// (an anti-replay window). A seq at or below the newest that was seen is a
+/// duplicate, unless the message carries a device `ts` newer than the newest
+/// one seen — then the device restarted. A seq more than 64 below the newest is
+/// a reset.
+class SeqTracker {
+ public:
+  static constexpr std::int64_t kWindow = 64;
+
+  SeqResult observe(std::int64_t seq, core::Micros ts_us, bool ts_given) noexcept;
+
+  bool has_seq() const noexcept { return has_; }
+  std::int64_t last_seq() const noexcept { return last_; }
+  /// Restores state persisted across a restart (window unknown: all seen).
+  void restore(std::int64_t last_seq, core::Micros last_ts) noexcept;
+
+ private:
+  bool has_ = false;
+  std::int64_t last_ = 0;
+  std::uint64_t seen_ = 0;  ///< bit i: seq (last_ - i) seen
+  core::Micros last_ts_ = 0;
+};
+
+}  // namespace peregrine::devices

@@ -1,0 +1,49 @@
+#pragma once
+/// The HTTP listener: accepts connections on the event loop and runs one
+/// coroutine per connection (Beast), with read timeouts, header and body
+/// limits. Requests go to the Router; `GET /ws` upgrades are handed to the
+/// upgrade handler; anything else under no route is served from the web root.
+/// Counts `peregrine_http_requests_total{method,route,status}` and
+/// `peregrine_http_request_seconds`. Loop thread only.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <peregrine/http/router.hpp>
+#include <peregrine/metrics/registry.hpp>
+
+namespace peregrine::http {
+
+struct ServerOptions {
+  std::string addr = "0.0.0.0:8080";  ///< host:port; port 0 picks a free one
+  std::string web_root = "web";
+  std::size_t body_limit = 1 << 20;
+};
+
+/// Takes over the socket of a WebSocket upgrade request.
+using UpgradeHandler = std::function<void(boost::asio::ip::tcp::socket, RawRequest)>;
+
+class Server {
+ public:
+  Server(boost::asio::io_context& ioc, ServerOptions opts, const Router& router,
+         metrics::Registry& metrics);
+  ~Server();
+
+  void set_upgrade_handler(UpgradeHandler h);
+  /// Binds and starts accepting. Throws if the address cannot be bound.
+  void start();
+  /// Stops accepting and closes idle connections.
+  void stop();
+  /// The bound port (useful with port 0).
+  unsigned short port() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace peregrine::http

@@ -1,0 +1,68 @@
+#pragma once
+/// WebSocket fan-out (`GET /ws`, CONTRACT.md). The hub owns the sessions and
+/// their subscriptions, on the event loop. A message is serialised once
+/// (shared_ptr<const std::string>) and queued only to the sessions subscribed
+/// to its topic and tenant. Each session has one write in flight and a bounded
+/// queue: readings are coalesced (latest per device) when it is full, alerts
+/// are never dropped — a session that cannot take one is closed with 1008.
+/// Every message carries a `seq` from one hub-wide increasing counter, so a
+/// client's stream is increasing and `since=<seq>` can replay recent alerts.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include <peregrine/http/router.hpp>
+#include <peregrine/ingest/sinks.hpp>
+#include <peregrine/metrics/registry.hpp>
+
+namespace peregrine::realtime {
+
+struct HubOptions {
+  std::size_t session_queue = 1024;  ///< messages queued per session before coalescing
+  std::size_t alert_replay = 1000;   ///< recent alert frames kept for `since`
+};
+
+class Session;  // defined in src/realtime
+
+class Hub final : public ingest::RealtimeSink {
+ public:
+  Hub(boost::asio::io_context& ioc, HubOptions opts, metrics::Registry& metrics);
+  ~Hub() override;
+
+  /// Takes over an upgraded HTTP connection (http::UpgradeHandler). The
+  /// session's tenant comes from authentication when that is built; until
+  /// then every session belongs to the default tenant.
+  void accept(boost::asio::ip::tcp::socket socket, http::RawRequest request);
+
+  // ingest::RealtimeSink
+  bool wants_readings(core::TenantId tenant, std::string_view device) const noexcept override;
+  void publish_reading(core::TenantId tenant, std::string_view device,
+                       const core::Reading& reading) override;
+  void publish_presence(core::TenantId tenant, std::string_view device, bool online) override;
+
+  /// `{"type":"alert","alert":{…}}` to the tenant's `alerts` subscribers; kept
+  /// for replay.
+  void publish_alert(core::TenantId tenant, const nlohmann::json& alert);
+  /// `{"type":"job","job":{…}}` to the tenant's `jobs` subscribers.
+  void publish_job(core::TenantId tenant, const nlohmann::json& job);
+
+  /// Closes every session (1001 going away).
+  void close_all();
+  std::size_t session_count() const noexcept;
+
+ private:
+  friend class Session;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace peregrine::realtime

@@ -1,0 +1,70 @@
+#pragma once
+/// A small pool of worker threads, each with its own PostgreSQL connection,
+/// for REST queries. `run()` is awaited from a coroutine on the event loop:
+/// the function runs on a pool thread with that thread's connection and the
+/// coroutine resumes on its own executor with the result (or the exception).
+/// pqxx never runs on the loop.
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace pqxx {
+class connection;
+}
+
+namespace peregrine::storage {
+
+class QueryPool {
+ public:
+  QueryPool(std::string pg_url, int threads);
+  ~QueryPool();
+
+  /// Runs `f(pqxx::connection&)` on a pool thread; resumes the caller with
+  /// its result (R must be default-constructible) or rethrows its exception.
+  /// A broken connection is reopened on the next call.
+  template <class F>
+  auto run(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
+    using R = std::invoke_result_t<F&, pqxx::connection&>;
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                       void(std::exception_ptr, R)>(
+        [this, f = std::move(f)](auto handler) mutable {
+          boost::asio::post(pool_, [this, f = std::move(f), h = std::move(handler)]() mutable {
+            std::exception_ptr ep;
+            std::optional<R> result;
+            try {
+              call_with_connection([&](pqxx::connection& c) { result.emplace(f(c)); });
+            } catch (...) {
+              ep = std::current_exception();
+            }
+            auto ex = boost::asio::get_associated_executor(h);
+            boost::asio::post(ex, [h = std::move(h), ep, r = std::move(result)]() mutable {
+              h(ep, r ? std::move(*r) : R{});
+            });
+          });
+        },
+        boost::asio::use_awaitable);
+  }
+
+  /// Waits for running queries and joins the threads.
+  void stop();
+
+ private:
+  /// Calls fn with this thread's connection, opening it if needed, and drops
+  /// the connection if fn failed because it broke.
+  void call_with_connection(const std::function<void(pqxx::connection&)>& fn);
+
+  std::string pg_url_;
+  boost::asio::thread_pool pool_;
+};
+
+}  // namespace peregrine::storage

@@ -1,0 +1,76 @@
+#pragma once
+/// The storage writer: a dedicated thread with its own PostgreSQL connection
+/// that takes queued rows in batches (by size, or every few milliseconds) and
+/// writes them with COPY into `readings_raw` (see migrations/). Implements
+/// ingest::ReadingStore; its enqueue methods are called on the event loop and
+/// only take a mutex for a swap. On PostgreSQL errors it keeps the batch and
+/// retries with back-off; stop() drains everything queued before it returns.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <peregrine/ingest/sinks.hpp>
+#include <peregrine/metrics/registry.hpp>
+
+namespace peregrine::storage {
+
+struct WriterOptions {
+  std::string pg_url;
+  std::size_t batch_rows = 5000;
+  std::chrono::milliseconds batch_age{5};
+  std::size_t queue_rows = 2'000'000;  ///< pressure() above this, off again below half
+  int partitions_ahead_days = 3;
+};
+
+class ReadingWriter final : public ingest::ReadingStore {
+ public:
+  ReadingWriter(WriterOptions opts, metrics::Registry& metrics);
+  ~ReadingWriter() override;
+
+  /// Starts the thread. Connects lazily; does not throw if PostgreSQL is down.
+  void start();
+  /// Writes everything queued, then stops the thread. Blocks (call it off the
+  /// loop or after the loop stopped). Gives up after `deadline` only if
+  /// PostgreSQL stays unreachable, logging how many rows were not written.
+  void stop(std::chrono::seconds deadline = std::chrono::seconds(60));
+
+  // ingest::ReadingStore (event loop)
+  void declare_device(const devices::DeviceRecord& rec) override;
+  void declare_series(core::SeriesKey key, core::TenantId tenant, std::string_view device,
+                      std::string_view metric) override;
+  void append(std::span<const ingest::StoredRow> rows) override;
+  void update_device(const devices::DeviceRecord& rec) override;
+  bool pressure() const noexcept override { return pressure_.load(std::memory_order_relaxed); }
+
+  /// Rows queued and not yet committed. Any thread.
+  std::size_t queue_depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
+  /// Whether the writer's connection is up. Any thread.
+  bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Work;  // defined in the .cpp: decls, rows, device updates
+  void run();
+
+  WriterOptions opts_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unique_ptr<Work> pending_;  // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  std::atomic<std::size_t> depth_{0};
+  std::atomic<bool> pressure_{false};
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+
+  metrics::Counter& rows_written_;
+  metrics::Counter& write_errors_;
+  metrics::Counter& rows_dropped_;
+  metrics::Histogram& batch_seconds_;
+};
+
+}  // namespace peregrine::storage

@@ -1,0 +1,4 @@
+// The single translation unit that compiles Asio's and Beast's non-template
+// code (BOOST_ASIO_SEPARATE_COMPILATION / BOOST_BEAST_SEPARATE_COMPILATION).
+#include <boost/asio/impl/src.hpp>
+#include <boost/beast/src.hpp>
