@@ -5,6 +5,10 @@
 /// Creating a metric (counter(), gauge(), histogram()) takes a mutex and
 /// returns a reference that stays valid for the registry's lifetime: look it up
 /// once, keep the reference, update it on the hot path with relaxed atomics.
+/// Asking again for the same name and labels returns the same object; asking
+/// for a name already registered as another kind, or an invalid metric or
+/// label name, throws std::logic_error (a programming error, found at start).
+/// Counter names are rendered as given: pass names ending in `_total`.
 
 #include <atomic>
 #include <cstdint>
@@ -51,6 +55,8 @@ class Histogram {
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
   double sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
   const std::vector<double>& bounds() const noexcept { return bounds_; }
+  /// Observations in bucket i alone, (bounds[i-1], bounds[i]]; i == bounds().size()
+  /// is the +Inf bucket. Not cumulative: render() accumulates.
   std::uint64_t bucket(std::size_t i) const noexcept {
     return buckets_[i].load(std::memory_order_relaxed);
   }
@@ -72,8 +78,11 @@ class Registry {
   Histogram& histogram(const std::string& name, const std::string& help,
                        std::vector<double> bounds, const Labels& labels = {});
   /// A gauge computed when scraped (queue depth, RSS). `fn` runs on the
-  /// scraping thread and must be thread-safe.
+  /// scraping thread, under the registry's lock: thread-safe, and it must not
+  /// call this Registry.
   void gauge_fn(const std::string& name, const std::string& help, std::function<double()> fn);
+  /// Like gauge_fn, for a value that only grows (CPU seconds): TYPE counter.
+  void counter_fn(const std::string& name, const std::string& help, std::function<double()> fn);
 
   /// Prometheus text format 0.0.4, families sorted by name. Any thread.
   std::string render() const;
@@ -94,8 +103,8 @@ class Registry {
   std::map<std::string, Family> families_;
 };
 
-/// Adds process_resident_memory_bytes and process_cpu_seconds_total (from
-/// /proc/self) to `r`.
+/// Adds process_resident_memory_bytes, process_virtual_memory_bytes,
+/// process_cpu_seconds_total and process_start_time_seconds (from /proc) to `r`.
 void register_process_metrics(Registry& r);
 
 }  // namespace peregrine::metrics
