@@ -59,15 +59,22 @@ class Registry {
   Device* find(std::string_view id) noexcept;
   const Device* find(std::string_view id) const noexcept;
 
-  /// Adds a device (or returns the existing one unchanged).
+  /// Adds a device (or returns the existing one unchanged). A record with a
+  /// last_seq restores the device's SeqTracker from it, newest device ts
+  /// unknown (last_seen is arrival time: a device clock running ahead would
+  /// make QoS 1 redeliveries after a restart look like a counter reset).
   Device& add(DeviceRecord rec);
   bool remove(std::string_view id);
 
   /// The series of `metric` on `dev`; creates it with a fresh key when first
   /// seen (`created` = true), so the caller can declare it to storage.
+  /// Creating a series may move the device's other Series: do not keep
+  /// references across calls.
   Series& series(Device& dev, std::string_view metric, bool& created);
 
-  /// Restores a series key known from storage (at start) so keys stay stable.
+  /// Restores a series key known from storage (at start) so keys stay stable;
+  /// fresh keys are always above every restored one. Unknown device: only the
+  /// key counter moves.
   void restore_series(std::string_view device, std::string_view metric, core::SeriesKey key);
 
   std::size_t size() const noexcept { return devices_.size(); }

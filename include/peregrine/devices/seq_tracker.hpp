@@ -24,10 +24,14 @@ struct SeqResult {
 };
 
 /// Remembers the newest seq and which of the 64 seqs below it were seen
-/// (an anti-replay window). A seq at or below the newest that was seen is a
-/// duplicate, unless the message carries a device `ts` newer than the newest
-/// one seen — then the device restarted. A seq more than 64 below the newest is
-/// a reset.
+/// (an anti-replay window). For a seq at or below the newest:
+/// - if the message carries a device `ts` newer than the newest one seen, the
+///   device restarted its counter: `reset` (a redelivery carries its old ts);
+/// - more than 64 below the newest: `reset`;
+/// - seen before (or equal to the newest): `duplicate`;
+/// - otherwise `late` (it fills a gap) and is marked seen.
+/// A seq above the newest is `next` or `gap` (`missing` = seqs skipped).
+/// After a reset the window restarts from that seq with nothing below it seen.
 class SeqTracker {
  public:
   static constexpr std::int64_t kWindow = 64;
@@ -37,13 +41,15 @@ class SeqTracker {
   bool has_seq() const noexcept { return has_; }
   std::int64_t last_seq() const noexcept { return last_; }
   /// Restores state persisted across a restart (window unknown: all seen).
+  /// `last_ts` is the newest device ts known, 0 when unknown.
   void restore(std::int64_t last_seq, core::Micros last_ts) noexcept;
 
  private:
   bool has_ = false;
   std::int64_t last_ = 0;
-  std::uint64_t seen_ = 0;  ///< bit i: seq (last_ - i) seen
-  core::Micros last_ts_ = 0;
+  std::uint64_t seen_ = 0;  ///< bit i: seq (last_ - 1 - i) seen
+  core::Micros last_ts_ = 0;  ///< newest device ts seen, valid when has_ts_
+  bool has_ts_ = false;
 };
 
 }  // namespace peregrine::devices
