@@ -20,6 +20,7 @@ struct Config {
   std::size_t http_body_limit = 1 << 20;   ///< PEREGRINE_HTTP_BODY_LIMIT (bytes)
   // [postgres]
   std::string pg_url = "postgresql://peregrine@127.0.0.1:5432/peregrine";  ///< PEREGRINE_PG_URL
+  std::string migrations_dir = "migrations";  ///< PEREGRINE_MIGRATIONS_DIR
   int query_threads = 2;                   ///< PEREGRINE_QUERY_THREADS
   // [redis]
   std::string redis_url = "redis://127.0.0.1:6379/0";  ///< PEREGRINE_REDIS_URL
@@ -53,7 +54,9 @@ struct Config {
 using LoadResult = std::variant<Config, std::string>;
 
 /// Reads `file` (if given; a missing explicit file is an error), then applies
-/// environment overrides looked up through `getenv`. Validates every value.
+/// environment overrides looked up through `getenv` (an empty variable counts
+/// as unset). Validates every value; a key in the file that is not in keys()
+/// is an error. The message names the variable, or the TOML key and file.
 LoadResult load(const std::optional<std::string>& file,
                 const std::function<const char*(const char*)>& getenv);
 

@@ -1,0 +1,191 @@
+#include "config/keys.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+
+namespace peregrine::config::detail {
+namespace {
+
+std::string got(std::string_view text) { return ", got \"" + std::string(text) + "\""; }
+
+// Decimal digits only: no sign, no spaces, no "0x", no trailing junk.
+std::optional<std::uint64_t> parse_uint(std::string_view text) {
+  std::uint64_t v = 0;
+  const auto* end = text.data() + text.size();
+  const auto res = std::from_chars(text.data(), end, v);
+  if (text.empty() || res.ec != std::errc{} || res.ptr != end) return std::nullopt;
+  return v;
+}
+
+template <typename T>
+Setter count(T Config::*field, std::uint64_t min) {
+  return [field, min](Config& c, std::string_view text) -> std::optional<std::string> {
+    const auto v = parse_uint(text);
+    const auto max = static_cast<std::uint64_t>(std::numeric_limits<T>::max());
+    if (!v || *v < min || *v > max) {
+      return std::string(min > 0 ? "must be a positive integer" : "must be a non-negative integer") +
+             got(text);
+    }
+    c.*field = static_cast<T>(*v);
+    return std::nullopt;
+  };
+}
+
+Setter millis(std::chrono::milliseconds Config::*field) {
+  return [field](Config& c, std::string_view text) -> std::optional<std::string> {
+    const auto v = parse_uint(text);
+    if (!v || *v == 0 || *v > 86'400'000) {
+      return "must be a positive number of milliseconds" + got(text);
+    }
+    c.*field = std::chrono::milliseconds(*v);
+    return std::nullopt;
+  };
+}
+
+Setter text_field(std::string Config::*field, bool required) {
+  return [field, required](Config& c, std::string_view text) -> std::optional<std::string> {
+    if (required && text.empty()) return "must not be empty";
+    c.*field = text;
+    return std::nullopt;
+  };
+}
+
+Setter address(std::string Config::*field) {
+  return [field](Config& c, std::string_view text) -> std::optional<std::string> {
+    const auto colon = text.rfind(':');
+    const auto fail = "expected host:port" + got(text);
+    if (colon == std::string_view::npos || colon == 0) return fail;
+    const auto host = text.substr(0, colon);
+    const bool bracketed = host.size() > 2 && host.front() == '[' && host.back() == ']';
+    if (!bracketed && host.find_first_of(":[] ") != std::string_view::npos) return fail;
+    const auto port = parse_uint(text.substr(colon + 1));
+    if (!port || *port > 65535) return fail;
+    c.*field = text;
+    return std::nullopt;
+  };
+}
+
+Setter url(std::string Config::*field, std::vector<std::string_view> schemes) {
+  return [field, schemes](Config& c, std::string_view text) -> std::optional<std::string> {
+    for (std::string_view s : schemes) {
+      if (text.size() > s.size() && text.starts_with(s)) {
+        c.*field = text;
+        return std::nullopt;
+      }
+    }
+    std::string want;
+    for (std::string_view s : schemes) {
+      if (!want.empty()) want += " or ";
+      want += s;
+    }
+    return "expected a URL starting with " + want + got(text);
+  };
+}
+
+Setter flag(bool Config::*field) {
+  return [field](Config& c, std::string_view text) -> std::optional<std::string> {
+    std::string v(text);
+    for (char& ch : v) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+    if (v == "true" || v == "1" || v == "yes") {
+      c.*field = true;
+    } else if (v == "false" || v == "0" || v == "no") {
+      c.*field = false;
+    } else {
+      return "expected true/false/1/0/yes/no" + got(text);
+    }
+    return std::nullopt;
+  };
+}
+
+Setter log_level() {
+  return [](Config& c, std::string_view text) -> std::optional<std::string> {
+    for (std::string_view l : {"trace", "debug", "info", "warn", "error"}) {
+      if (text == l) {
+        c.log_level = text;
+        return std::nullopt;
+      }
+    }
+    return "expected trace, debug, info, warn or error" + got(text);
+  };
+}
+
+using K = ValueKind;
+
+}  // namespace
+
+const std::vector<KeyDef>& key_defs() {
+  static const std::vector<KeyDef> defs = {
+      {{"http.addr", "PEREGRINE_HTTP_ADDR", "REST + WebSocket + dashboard listen address"},
+       K::string, address(&Config::http_addr)},
+      {{"http.web_root", "PEREGRINE_WEB_ROOT", "directory the dashboard is served from"},
+       K::string, text_field(&Config::web_root, true)},
+      {{"http.body_limit", "PEREGRINE_HTTP_BODY_LIMIT", "largest request body accepted, bytes"},
+       K::integer, count(&Config::http_body_limit, 1)},
+      {{"postgres.url", "PEREGRINE_PG_URL", "PostgreSQL URI"},
+       K::string, url(&Config::pg_url, {"postgresql://", "postgres://"})},
+      {{"postgres.migrations_dir", "PEREGRINE_MIGRATIONS_DIR",
+        "directory of the NNNN_*.sql migrations applied at start"},
+       K::string, text_field(&Config::migrations_dir, true)},
+      {{"postgres.query_threads", "PEREGRINE_QUERY_THREADS", "connections serving REST queries"},
+       K::integer, count(&Config::query_threads, 1)},
+      {{"redis.url", "PEREGRINE_REDIS_URL", "Redis URI"},
+       K::string, url(&Config::redis_url, {"redis://"})},
+      {{"redis.flush_ms", "PEREGRINE_REDIS_FLUSH_MS", "live-state flush interval, ms"},
+       K::integer, millis(&Config::redis_flush)},
+      {{"mqtt.url", "PEREGRINE_MQTT_URL", "MQTT broker URI"},
+       K::string, url(&Config::mqtt_url, {"tcp://", "ssl://", "mqtt://", "mqtts://"})},
+      {{"mqtt.client_id", "PEREGRINE_MQTT_CLIENT_ID",
+        "MQTT client id (persistent session key); empty = peregrine-<hostname>"},
+       K::string, text_field(&Config::mqtt_client_id, false)},
+      {{"mqtt.username", "PEREGRINE_MQTT_USERNAME", "MQTT user name (empty = anonymous)"},
+       K::string, text_field(&Config::mqtt_username, false)},
+      {{"mqtt.password", "PEREGRINE_MQTT_PASSWORD", "MQTT password"},
+       K::string, text_field(&Config::mqtt_password, false)},
+      {{"mqtt.max_payload", "PEREGRINE_MQTT_MAX_PAYLOAD", "largest MQTT payload accepted, bytes"},
+       K::integer, count(&Config::mqtt_max_payload, 1)},
+      {{"ingest.auto_provision", "PEREGRINE_AUTO_PROVISION",
+        "create unknown devices that publish telemetry (false: reject and count)"},
+       K::boolean, flag(&Config::auto_provision)},
+      {{"ingest.max_past_days", "PEREGRINE_INGEST_MAX_PAST_DAYS",
+        "readings older than this many days are rejected"},
+       K::integer, count(&Config::max_past_days, 1)},
+      {{"storage.batch_rows", "PEREGRINE_STORAGE_BATCH_ROWS", "rows per COPY batch, at most"},
+       K::integer, count(&Config::batch_rows, 1)},
+      {{"storage.batch_ms", "PEREGRINE_STORAGE_BATCH_MS", "oldest row waits this long, ms"},
+       K::integer, millis(&Config::batch_age)},
+      {{"storage.queue_rows", "PEREGRINE_STORAGE_QUEUE_ROWS",
+        "rows queued for the writer before ingest sheds load"},
+       K::integer, count(&Config::queue_rows, 1)},
+      {{"storage.partitions_ahead_days", "PEREGRINE_STORAGE_PARTITIONS_AHEAD",
+        "daily partitions created ahead of time"},
+       K::integer, count(&Config::partitions_ahead_days, 1)},
+      {{"storage.retention_days", "PEREGRINE_STORAGE_RETENTION_DAYS",
+        "drop partitions older than this many days (0 = keep everything)"},
+       K::integer, count(&Config::retention_days, 0)},
+      {{"realtime.ws_queue_messages", "PEREGRINE_WS_QUEUE",
+        "messages queued per WebSocket client before coalescing"},
+       K::integer, count(&Config::ws_queue_messages, 1)},
+      {{"auth.admin_email", "PEREGRINE_ADMIN_EMAIL",
+        "first superadmin, created at start when no user exists (empty = none)"},
+       K::string, text_field(&Config::admin_email, false)},
+      {{"auth.admin_password", "PEREGRINE_ADMIN_PASSWORD", "password of that first user"},
+       K::string, text_field(&Config::admin_password, false)},
+      {{"auth.jwt_secret", "PEREGRINE_JWT_SECRET",
+        "HMAC key for access tokens (empty = random per start)"},
+       K::string, text_field(&Config::jwt_secret, false)},
+      {{"log.level", "PEREGRINE_LOG_LEVEL", "trace, debug, info, warn or error"},
+       K::string, log_level()},
+  };
+  return defs;
+}
+
+std::optional<std::string> check_consistency(const Config& c) {
+  if (c.admin_email.empty() != c.admin_password.empty()) {
+    return "PEREGRINE_ADMIN_EMAIL / PEREGRINE_ADMIN_PASSWORD (auth.admin_email / "
+           "auth.admin_password): set both or neither";
+  }
+  return std::nullopt;
+}
+
+}  // namespace peregrine::config::detail
