@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -59,6 +61,10 @@ class TelemetryDecoder {
   /// (integer or fractional) or RFC 3339; `seq` a non-negative integer; every
   /// other member with a number or boolean value is a metric, strings and
   /// null are ignored, arrays/objects as metric values are rejected.
+  /// Duplicate members: the last occurrence wins (ts, seq and metrics).
+  /// A member name with a JSON escape is never a metric (only "ts"/"seq"
+  /// are recognised unescaped). An empty array is `no_metrics`; more than
+  /// max_entries objects or max_metrics metrics is `too_many_metrics`.
   /// On any error `out` is left cleared: a message is taken whole or not at all.
   RejectReason decode(std::string_view payload, core::Micros arrival_us, DecodedTelemetry& out);
 
