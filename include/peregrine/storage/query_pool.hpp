@@ -17,10 +17,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-namespace pqxx {
-class connection;
-}
+// Included, not forward-declared: in libpqxx 6 pqxx::connection is an alias.
+#include <pqxx/connection>
 
 namespace peregrine::storage {
 
@@ -47,9 +45,10 @@ class QueryPool {
               ep = std::current_exception();
             }
             auto ex = boost::asio::get_associated_executor(h);
-            boost::asio::post(ex, [h = std::move(h), ep, r = std::move(result)]() mutable {
-              h(ep, r ? std::move(*r) : R{});
-            });
+            boost::asio::post(
+                ex, [h = std::move(h), ep = std::move(ep), r = std::move(result)]() mutable {
+                  h(ep, r ? std::move(*r) : R{});
+                });
           });
         },
         boost::asio::use_awaitable);

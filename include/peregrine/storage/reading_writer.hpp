@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,6 +20,9 @@
 #include <peregrine/metrics/registry.hpp>
 
 namespace peregrine::storage {
+
+struct WorkBatch;
+class BatchSink;
 
 struct WriterOptions {
   std::string pg_url;
@@ -30,6 +34,8 @@ struct WriterOptions {
 
 class ReadingWriter final : public ingest::ReadingStore {
  public:
+  /// Registers the storage metrics (peregrine_storage_*, peregrine_pg_connected)
+  /// in `metrics`, which must outlive the writer.
   ReadingWriter(WriterOptions opts, metrics::Registry& metrics);
   ~ReadingWriter() override;
 
@@ -54,14 +60,20 @@ class ReadingWriter final : public ingest::ReadingStore {
   bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
 
  private:
-  struct Work;  // defined in the .cpp: decls, rows, device updates
   void run();
+  /// Writes `batch` (retrying once, then in parts, on data errors); false
+  /// when it must be retried after a back-off. Writer thread.
+  bool flush(BatchSink& sink, WorkBatch& batch);
+  void set_connected(bool up) noexcept;
+  void rows_done(std::size_t n) noexcept;
+  void update_pressure(std::size_t depth) noexcept;
 
   WriterOptions opts_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::unique_ptr<Work> pending_;  // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  std::unique_ptr<WorkBatch> pending_;                   // guarded by mu_
+  bool stopping_ = false;                                // guarded by mu_
+  std::chrono::steady_clock::time_point stop_deadline_;  // guarded by mu_
   std::atomic<std::size_t> depth_{0};
   std::atomic<bool> pressure_{false};
   std::atomic<bool> connected_{false};
@@ -71,6 +83,8 @@ class ReadingWriter final : public ingest::ReadingStore {
   metrics::Counter& write_errors_;
   metrics::Counter& rows_dropped_;
   metrics::Histogram& batch_seconds_;
+  metrics::Gauge& pg_connected_;
+  std::uint64_t written_ = 0;  // writer thread: rows committed since start
 };
 
 }  // namespace peregrine::storage

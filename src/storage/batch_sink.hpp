@@ -1,0 +1,100 @@
+#pragma once
+/// The PostgreSQL side of the storage writer: one connection, the daily
+/// partitions known to exist, and the write of one batch in one transaction.
+/// Used only by the ReadingWriter thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include <peregrine/core/types.hpp>
+#include <peregrine/ingest/sinks.hpp>
+
+namespace peregrine::storage {
+
+struct DeviceDecl {
+  std::string id;
+  core::TenantId tenant = core::kDefaultTenant;
+  std::string name;
+  std::string type;
+};
+
+struct SeriesDecl {
+  core::SeriesKey key = 0;
+  core::TenantId tenant = core::kDefaultTenant;
+  std::string device;
+  std::string metric;
+};
+
+struct DeviceState {
+  std::optional<core::Micros> last_seen;
+  bool online = false;
+  std::optional<std::int64_t> last_seq;
+  std::uint64_t seq_gaps = 0;
+};
+
+/// Queued work in queue order: declarations, rows, and the latest state of
+/// each device (coalesced: only the newest matters).
+struct WorkBatch {
+  std::vector<DeviceDecl> devices;
+  std::vector<SeriesDecl> series;
+  std::vector<ingest::StoredRow> rows;
+  std::unordered_map<std::string, DeviceState> states;
+  std::chrono::steady_clock::time_point first_at;  ///< when the first item was queued
+
+  bool empty() const noexcept { return rows.empty() && !has_meta(); }
+  bool has_meta() const noexcept { return !devices.empty() || !series.empty() || !states.empty(); }
+  void clear_meta() noexcept;
+  /// Empties the batch, keeping the vectors' capacity.
+  void clear() noexcept;
+  /// Appends `newer` (queued after this batch) and empties it; its device
+  /// states replace older ones.
+  void absorb(WorkBatch& newer);
+};
+
+enum class WriteOutcome {
+  ok,
+  broken,      ///< connection lost: reconnect and retry
+  data_error,  ///< the server rejected the data (22xxx, 23xxx): retrying may not help
+  failed,      ///< other error with the connection alive: retry after back-off
+};
+
+class BatchSink {
+ public:
+  BatchSink(std::string pg_url, int partitions_ahead_days);
+  ~BatchSink();
+
+  bool connected() const noexcept;
+  /// Opens the connection and creates the partitions ahead. Throws.
+  void connect();
+  void disconnect() noexcept;
+
+  /// Creates the partitions for yesterday … today + ahead once per UTC day.
+  /// Throws.
+  void ensure_ahead(core::Micros now_us);
+
+  /// Writes the batch's declarations and device states (`meta`) and/or its
+  /// rows (`rows`) in one transaction. `error` gets the server's message.
+  WriteOutcome write(const WorkBatch& batch, bool meta, bool rows, std::string& error);
+
+ private:
+  void ensure_partitions(const std::vector<ingest::StoredRow>& rows);
+  void create_partition(std::int64_t day);
+  void copy_rows(pqxx::transaction_base& tx, const std::vector<ingest::StoredRow>& rows);
+
+  std::string pg_url_;
+  int ahead_days_;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::set<std::int64_t> known_days_;
+  std::int64_t ahead_done_day_;
+  std::string ts_buf_;  // reused for every row's timestamp
+};
+
+}  // namespace peregrine::storage

@@ -1,0 +1,278 @@
+#include <peregrine/storage/reading_writer.hpp>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "storage/batch_sink.hpp"
+
+namespace peregrine::storage {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto kBackoffMin = std::chrono::milliseconds(100);
+constexpr auto kBackoffMax = std::chrono::milliseconds(5000);
+// Wake up now and then when idle so that tomorrow's partitions get created
+// even when no readings arrive.
+constexpr auto kIdleWake = std::chrono::seconds(60);
+
+}  // namespace
+
+ReadingWriter::ReadingWriter(WriterOptions opts, metrics::Registry& metrics)
+    : opts_(std::move(opts)),
+      pending_(std::make_unique<WorkBatch>()),
+      rows_written_(metrics.counter("peregrine_storage_rows_written_total",
+                                    "Readings rows committed to PostgreSQL")),
+      write_errors_(metrics.counter("peregrine_storage_write_errors_total",
+                                    "Failed PostgreSQL write attempts (batches are retried)")),
+      rows_dropped_(metrics.counter("peregrine_storage_rows_dropped_total",
+                                    "Rows given up: rejected twice by PostgreSQL, or unwritten at "
+                                    "shutdown")),
+      batch_seconds_(metrics.histogram("peregrine_storage_batch_seconds",
+                                       "Time to write one batch in one transaction",
+                                       metrics::exponential_buckets(0.0005, 2, 14))),
+      pg_connected_(metrics.gauge("peregrine_pg_connected",
+                                  "1 while the storage writer is connected to PostgreSQL")) {
+  metrics.gauge_fn("peregrine_storage_queue_depth", "Rows queued or being written",
+                   [this] { return static_cast<double>(depth_.load(std::memory_order_relaxed)); });
+}
+
+ReadingWriter::~ReadingWriter() { stop(); }
+
+void ReadingWriter::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void ReadingWriter::stop(std::chrono::seconds deadline) {
+  {
+    std::lock_guard lk(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    stop_deadline_ = SteadyClock::now() + deadline;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void ReadingWriter::declare_device(const devices::DeviceRecord& rec) {
+  bool wake;
+  {
+    std::lock_guard lk(mu_);
+    wake = pending_->empty();
+    if (wake) pending_->first_at = SteadyClock::now();
+    pending_->devices.push_back({rec.id, rec.tenant, rec.name, rec.type});
+  }
+  if (wake) cv_.notify_one();
+}
+
+void ReadingWriter::declare_series(core::SeriesKey key, core::TenantId tenant,
+                                   std::string_view device, std::string_view metric) {
+  bool wake;
+  {
+    std::lock_guard lk(mu_);
+    wake = pending_->empty();
+    if (wake) pending_->first_at = SteadyClock::now();
+    pending_->series.push_back({key, tenant, std::string(device), std::string(metric)});
+  }
+  if (wake) cv_.notify_one();
+}
+
+void ReadingWriter::append(std::span<const ingest::StoredRow> rows) {
+  if (rows.empty()) return;
+  bool wake;
+  {
+    std::lock_guard lk(mu_);
+    const bool was_empty = pending_->empty();
+    if (was_empty) pending_->first_at = SteadyClock::now();
+    const std::size_t before = pending_->rows.size();
+    pending_->rows.insert(pending_->rows.end(), rows.begin(), rows.end());
+    // Wake the writer to start the age timer, or when a full batch is ready.
+    wake = was_empty || (before < opts_.batch_rows && pending_->rows.size() >= opts_.batch_rows);
+  }
+  update_pressure(depth_.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size());
+  if (wake) cv_.notify_one();
+}
+
+void ReadingWriter::update_device(const devices::DeviceRecord& rec) {
+  bool wake;
+  {
+    std::lock_guard lk(mu_);
+    wake = pending_->empty();
+    if (wake) pending_->first_at = SteadyClock::now();
+    auto [it, inserted] = pending_->states.try_emplace(rec.id);
+    it->second = {rec.last_seen, rec.online, rec.last_seq, rec.seq_gaps};
+  }
+  if (wake) cv_.notify_one();
+}
+
+void ReadingWriter::update_pressure(std::size_t depth) noexcept {
+  if (depth > opts_.queue_rows) {
+    pressure_.store(true, std::memory_order_relaxed);
+  } else if (depth < opts_.queue_rows / 2) {
+    pressure_.store(false, std::memory_order_relaxed);
+  }
+}
+
+void ReadingWriter::rows_done(std::size_t n) noexcept {
+  update_pressure(depth_.fetch_sub(n, std::memory_order_relaxed) - n);
+}
+
+void ReadingWriter::set_connected(bool up) noexcept {
+  connected_.store(up, std::memory_order_relaxed);
+  pg_connected_.set(up ? 1 : 0);
+}
+
+bool ReadingWriter::flush(BatchSink& sink, WorkBatch& batch) {
+  const auto t0 = SteadyClock::now();
+  std::string error;
+  auto committed = [&] {
+    const std::size_t n = batch.rows.size();
+    batch_seconds_.observe(std::chrono::duration<double>(SteadyClock::now() - t0).count());
+    rows_written_.inc(n);
+    written_ += n;
+    rows_done(n);
+    batch.clear();
+    return true;
+  };
+  auto retry_later = [&](WriteOutcome out) {
+    write_errors_.inc();
+    if (out == WriteOutcome::broken) {
+      sink.disconnect();
+      set_connected(false);
+      spdlog::warn("storage writer lost PostgreSQL ({}); keeping {} rows queued", error,
+                   depth_.load(std::memory_order_relaxed));
+    } else {
+      spdlog::error("storage batch of {} rows failed, will retry: {}", batch.rows.size(), error);
+    }
+    return false;
+  };
+
+  WriteOutcome out = sink.write(batch, true, true, error);
+  if (out == WriteOutcome::data_error) {
+    write_errors_.inc();
+    spdlog::warn("storage batch rejected, retrying once: {}", error);
+    out = sink.write(batch, true, true, error);
+  }
+  if (out == WriteOutcome::ok) return committed();
+  if (out != WriteOutcome::data_error) return retry_later(out);
+
+  // Rejected twice: write declarations and rows apart, so that one bad value
+  // cannot lose the declarations later rows depend on.
+  write_errors_.inc();
+  if (batch.has_meta()) {
+    out = sink.write(batch, true, false, error);
+    if (out == WriteOutcome::data_error) {
+      write_errors_.inc();
+      spdlog::error("dropping {} device and {} series declarations and {} device updates: {}",
+                    batch.devices.size(), batch.series.size(), batch.states.size(), error);
+    } else if (out != WriteOutcome::ok) {
+      return retry_later(out);
+    }
+    batch.clear_meta();
+  }
+  if (batch.rows.empty()) return true;
+  out = sink.write(batch, false, true, error);
+  if (out == WriteOutcome::ok) return committed();
+  if (out != WriteOutcome::data_error) return retry_later(out);
+  write_errors_.inc();
+  const std::size_t n = batch.rows.size();
+  spdlog::error("dropping {} rows rejected by PostgreSQL: {}", n, error);
+  rows_dropped_.inc(n);
+  rows_done(n);
+  batch.clear();
+  return true;
+}
+
+void ReadingWriter::run() {
+  BatchSink sink(opts_.pg_url, opts_.partitions_ahead_days);
+  auto batch = std::make_unique<WorkBatch>();
+  auto backoff = std::chrono::milliseconds(kBackoffMin);
+  std::size_t given_up = 0;
+  for (;;) {
+    bool stopping;
+    SteadyClock::time_point deadline;
+    {
+      std::unique_lock lk(mu_);
+      if (batch->empty()) {
+        const auto idle = sink.connected() ? std::chrono::milliseconds(kIdleWake) : backoff;
+        if (!stopping_ && pending_->empty()) {
+          cv_.wait_for(lk, idle, [&] { return stopping_ || !pending_->empty(); });
+        }
+        if (!stopping_ && !pending_->empty()) {
+          cv_.wait_until(lk, pending_->first_at + opts_.batch_age,
+                         [&] { return stopping_ || pending_->rows.size() >= opts_.batch_rows; });
+        }
+        std::swap(batch, pending_);
+      } else {
+        batch->absorb(*pending_);  // a batch kept after a failure goes first
+      }
+      stopping = stopping_;
+      deadline = stop_deadline_;
+    }
+    if (stopping && batch->empty()) break;
+
+    bool ok = true;
+    if (!sink.connected()) {
+      try {
+        sink.connect();
+        set_connected(true);
+        spdlog::info("storage writer connected to PostgreSQL");
+      } catch (const std::exception& e) {
+        sink.disconnect();
+        set_connected(false);
+        if (backoff == kBackoffMin) spdlog::warn("storage writer cannot connect: {}", e.what());
+        ok = false;
+      }
+    }
+    if (ok && !batch->empty()) {
+      ok = flush(sink, *batch);
+    } else if (ok) {
+      try {
+        sink.ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+      } catch (const std::exception& e) {
+        spdlog::warn("storage writer cannot create partitions: {}", e.what());
+        if (!sink.connected()) set_connected(false);
+      }
+    }
+    if (ok) {
+      backoff = kBackoffMin;
+      continue;
+    }
+
+    const auto now = SteadyClock::now();
+    if (stopping && now >= deadline) {
+      std::lock_guard lk(mu_);
+      batch->absorb(*pending_);
+      given_up = batch->rows.size();
+      break;
+    }
+    if (!batch->empty()) {
+      auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(backoff);
+      if (stopping) {
+        pause =
+            std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+      }
+      std::this_thread::sleep_for(pause);
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(kBackoffMax));
+  }
+
+  if (given_up > 0) {
+    rows_dropped_.inc(given_up);
+    rows_done(given_up);
+    spdlog::error(
+        "storage writer stopped: {} rows written, {} rows NOT written (PostgreSQL "
+        "unreachable until the deadline)",
+        written_, given_up);
+  } else {
+    spdlog::info("storage writer stopped: {} rows written, all queued rows written", written_);
+  }
+  set_connected(false);
+}
+
+}  // namespace peregrine::storage

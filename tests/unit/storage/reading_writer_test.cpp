@@ -1,0 +1,139 @@
+#include <peregrine/storage/reading_writer.hpp>
+
+#include <vector>
+
+#include "pg_test.hpp"
+
+namespace peregrine::storage {
+namespace {
+
+using ReadingWriterTest = testing::PgTest;
+
+constexpr core::Micros kDay = 86'400'000'000;
+constexpr core::Micros kJan1st2020 = 1'577'836'800'000'000;  // far from today: partitions on demand
+
+devices::DeviceRecord device(std::string id) {
+  devices::DeviceRecord rec;
+  rec.id = std::move(id);
+  rec.name = "Pump 1";
+  rec.type = "pump";
+  return rec;
+}
+
+TEST_F(ReadingWriterTest, WritesEveryRowAcrossDaysOnStop) {
+  migrate_db();
+  metrics::Registry metrics;
+  ReadingWriter writer({.pg_url = url_, .batch_rows = 1000}, metrics);
+  writer.start();
+
+  writer.declare_device(device("pump-1"));
+  writer.declare_series(1, core::kDefaultTenant, "pump-1", "temp");
+  writer.declare_series(2, core::kDefaultTenant, "pump-1", "flow");
+  constexpr int kRows = 10'000;
+  std::vector<ingest::StoredRow> rows;
+  for (int i = 0; i < kRows; ++i) {
+    // 3 UTC days, sub-millisecond timestamps, values that need 17 digits.
+    rows.push_back({static_cast<core::SeriesKey>(1 + i % 2),
+                    kJan1st2020 + i * (3 * kDay / kRows) + 7, i * 0.1 + 1.0 / 3});
+    if (rows.size() == 250) {
+      writer.append(rows);
+      rows.clear();
+    }
+  }
+  devices::DeviceRecord state = device("pump-1");
+  state.last_seen = kJan1st2020 + 3 * kDay;
+  state.online = true;
+  state.last_seq = 41;
+  writer.update_device(state);
+  state.last_seq = 42;  // coalesced: the latest wins
+  state.seq_gaps = 3;
+  writer.update_device(state);
+  writer.stop();
+
+  EXPECT_EQ(writer.queue_depth(), 0u);
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings"), kRows);
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM pg_class WHERE relname IN "
+                             "('readings_raw_p20200101', 'readings_raw_p20200102', "
+                             "'readings_raw_p20200103')"),
+            3);
+
+  pqxx::connection c(url_);
+  pqxx::read_transaction tx(c);
+  const auto result = tx.exec(
+      "SELECT device_id, metric, (extract(epoch FROM ts) * 1000000)::bigint, value, tenant_id "
+      "FROM readings ORDER BY ts");
+  ASSERT_EQ(result.size(), static_cast<std::size_t>(kRows));
+  for (int i = 0; i < kRows; ++i) {
+    const auto row = result[i];
+    ASSERT_EQ(row[0].as<std::string>(), "pump-1");
+    ASSERT_EQ(row[1].as<std::string>(), i % 2 == 0 ? "temp" : "flow");
+    ASSERT_EQ(row[2].as<core::Micros>(), kJan1st2020 + i * (3 * kDay / kRows) + 7) << i;
+    ASSERT_EQ(row[3].as<double>(), i * 0.1 + 1.0 / 3) << i;
+    ASSERT_EQ(row[4].as<core::TenantId>(), core::kDefaultTenant);
+  }
+  const auto dev = tx.exec1(
+      "SELECT name, type, online, last_seq, seq_gaps, "
+      "(extract(epoch FROM last_seen) * 1000000)::bigint FROM devices WHERE id = 'pump-1'");
+  EXPECT_EQ(dev[0].as<std::string>(), "Pump 1");
+  EXPECT_EQ(dev[1].as<std::string>(), "pump");
+  EXPECT_TRUE(dev[2].as<bool>());
+  EXPECT_EQ(dev[3].as<std::int64_t>(), 42);
+  EXPECT_EQ(dev[4].as<std::int64_t>(), 3);
+  EXPECT_EQ(dev[5].as<core::Micros>(), kJan1st2020 + 3 * kDay);
+
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find("peregrine_storage_rows_written_total 10000"), std::string::npos) << text;
+  EXPECT_NE(text.find("peregrine_storage_queue_depth 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("peregrine_storage_batch_seconds_bucket"), std::string::npos) << text;
+}
+
+TEST_F(ReadingWriterTest, RejectedDeclarationsAreCountedAndRowsStillLand) {
+  migrate_db();
+  metrics::Registry metrics;
+  ReadingWriter writer({.pg_url = url_}, metrics);
+  writer.start();
+  writer.declare_device(device("not a valid id!"));  // violates the CHECK constraint
+  const ingest::StoredRow row{9, kJan1st2020, 1.5};
+  writer.append({&row, 1});
+  writer.stop();
+
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings_raw"), 1);
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM devices"), 0);
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find("peregrine_storage_rows_written_total 1"), std::string::npos) << text;
+  EXPECT_EQ(text.find("peregrine_storage_write_errors_total 0"), std::string::npos) << text;
+}
+
+TEST_F(ReadingWriterTest, PressureRisesAboveQueueRowsAndClearsWhenDrained) {
+  migrate_db();
+  metrics::Registry metrics;
+  ReadingWriter writer({.pg_url = url_, .queue_rows = 100}, metrics);
+  writer.declare_device(device("pump-1"));
+  writer.declare_series(1, core::kDefaultTenant, "pump-1", "temp");
+  std::vector<ingest::StoredRow> rows(150, ingest::StoredRow{1, kJan1st2020, 2.0});
+  writer.append(rows);
+  EXPECT_TRUE(writer.pressure());
+  EXPECT_EQ(writer.queue_depth(), 150u);
+
+  writer.start();
+  writer.stop();
+  EXPECT_FALSE(writer.pressure());
+  EXPECT_EQ(writer.queue_depth(), 0u);
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings"), 150);
+}
+
+TEST_F(ReadingWriterTest, StopGivesUpAfterTheDeadlineWhenPostgresIsUnreachable) {
+  metrics::Registry metrics;
+  // Port 1 on localhost refuses connections.
+  ReadingWriter writer({.pg_url = "postgresql://postgres@127.0.0.1:1/none"}, metrics);
+  writer.start();
+  const ingest::StoredRow row{1, kJan1st2020, 1.0};
+  writer.append({&row, 1});
+  writer.stop(std::chrono::seconds(1));
+  EXPECT_FALSE(writer.connected());
+  EXPECT_EQ(writer.queue_depth(), 0u);
+  EXPECT_NE(metrics.render().find("peregrine_storage_rows_dropped_total 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace peregrine::storage
