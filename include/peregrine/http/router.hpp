@@ -6,12 +6,14 @@
 /// becomes a 500 with nothing of its text leaked. Every route is declared in
 /// one table with its access level so authentication can wrap every route.
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -31,11 +33,22 @@ using Response = bhttp::response<bhttp::string_body>;
 enum class Access { public_, viewer, operator_, admin, superadmin, device };
 
 /// An error a handler reports to the client (RFC 7807 problem+json).
+/// `headers` go on the response (`WWW-Authenticate`, `Retry-After`).
 struct Problem : std::runtime_error {
   Problem(unsigned status, std::string title, std::string detail)
       : std::runtime_error(detail), status(status), title(std::move(title)) {}
   unsigned status;
   std::string title;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// The authenticated user behind a request (set by the Guard before the
+/// handler runs). `role` is auth::Role's value; http knows no auth types.
+struct Principal {
+  std::int64_t user_id = 0;
+  std::int64_t tenant = 0;
+  int role = 0;
+  std::string email;
 };
 
 struct Request {
@@ -45,6 +58,7 @@ struct Request {
   std::unordered_map<std::string, std::string> query;        ///< decoded `?a=b`
   boost::asio::ip::tcp::endpoint remote;
   std::string_view route;                                    ///< the matched pattern (metric label)
+  std::optional<Principal> principal;                        ///< set by the Guard for user routes
 
   /// Query parameter or nullopt.
   std::optional<std::string_view> q(const std::string& name) const;
@@ -53,6 +67,10 @@ struct Request {
 };
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+/// Runs before every route's handler with the route's declared Access:
+/// authenticates (fills `principal`) and rate-limits, or throws Problem.
+using Guard = std::function<boost::asio::awaitable<void>(Request&, Access)>;
 
 struct Route {
   bhttp::verb method;
@@ -69,13 +87,23 @@ class Router {
   const Route* match(bhttp::verb method, std::string_view path,
                      std::unordered_map<std::string, std::string>& params,
                      bool& method_mismatch) const;
+  /// Methods of the routes whose pattern matches `path`, comma-separated
+  /// (the `Allow` header of a 405); empty if none.
+  std::string allowed_methods(std::string_view path) const;
   const std::vector<Route>& routes() const noexcept { return routes_; }
 
  private:
   std::vector<Route> routes_;
+  std::vector<std::vector<std::string>> segments_;  // per route, split at '/'
 };
 
-/// Response helpers (all set Content-Length and keep-alive from `req`).
+/// `%XX` and `+` decoded; nullopt if a `%` escape is malformed.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
+/// `a=1&b=x%20y` → {a:1, b:"x y"}; malformed pairs are skipped, last one wins.
+std::unordered_map<std::string, std::string> parse_query(std::string_view query);
+
+/// Response helpers (all set Content-Length and keep-alive from `req`). The
+/// server adds the security headers (nosniff, no-referrer, DENY) to every response.
 Response json_response(const RawRequest& req, unsigned status, const nlohmann::json& body);
 Response problem_response(const RawRequest& req, unsigned status, std::string_view title,
                           std::string_view detail);

@@ -34,7 +34,11 @@ class Server {
   ~Server();
 
   void set_upgrade_handler(UpgradeHandler h);
-  /// Binds and starts accepting. Throws if the address cannot be bound.
+  /// Checks every routed request before its handler (authentication).
+  void set_guard(Guard g);
+  /// Binds and starts accepting. Throws if the address cannot be bound, and
+  /// std::logic_error when a route declares an Access outside the enum or
+  /// needs a caller while no guard is set (no route runs unchecked).
   void start();
   /// Stops accepting and closes idle connections.
   void stop();

@@ -40,7 +40,9 @@ class Hub final : public ingest::RealtimeSink {
 
   /// Takes over an upgraded HTTP connection (http::UpgradeHandler). The
   /// session's tenant comes from authentication when that is built; until
-  /// then every session belongs to the default tenant.
+  /// then every session belongs to core::kDefaultTenant, and
+  /// `{"op":"auth"}` / `?token=` are accepted without being checked.
+  /// `?since=N` in the request target replays alerts (see publish_alert).
   void accept(boost::asio::ip::tcp::socket socket, http::RawRequest request);
 
   // ingest::RealtimeSink
@@ -58,6 +60,9 @@ class Hub final : public ingest::RealtimeSink {
   /// Closes every session (1001 going away).
   void close_all();
   std::size_t session_count() const noexcept;
+  /// Frames waiting in all session queues (each queue is bounded by
+  /// HubOptions::session_queue).
+  std::size_t queued_frames() const noexcept;
 
  private:
   friend class Session;

@@ -1,0 +1,76 @@
+#pragma once
+/// One WebSocket client as the hub sees it: its tenant, its topics, its
+/// bounded send queue, and the client → server ops (CONTRACT.md). The socket
+/// side lives in ws_session.cpp (the only Beast translation unit here). A
+/// session is owned by its coroutines through shared_ptr; the hub indexes it
+/// by raw pointer between open() and finish(). Loop thread only.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <peregrine/http/router.hpp>
+#include <peregrine/realtime/hub.hpp>
+
+#include "realtime/out_queue.hpp"
+
+namespace peregrine::realtime {
+
+/// WebSocket close codes used by the hub.
+enum class CloseCode : std::uint16_t { going_away = 1001, policy = 1008 };
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Hub& hub, core::TenantId tenant);
+  virtual ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  core::TenantId tenant() const noexcept { return tenant_; }
+  std::size_t queued() const noexcept { return queue_.size(); }
+
+  /// Queues a reading (coalesced or dropped when the queue is full).
+  void deliver_reading(std::string_view device, const Text& text);
+  /// Queues any other frame; closes the session (1008) if it cannot.
+  void deliver(const Text& text);
+
+  /// Starts the close handshake; further frames are ignored.
+  virtual void close(CloseCode code) = 0;
+  /// The hub is being destroyed: forget it.
+  void detach() noexcept;
+
+ protected:
+  /// Registers with the hub, then replays alerts if `target` has `since=`.
+  void open(std::string_view target);
+  /// One text message from the client.
+  void handle_message(std::string_view text);
+  /// Leaves every index; idempotent.
+  void finish() noexcept;
+  /// The writer has work.
+  virtual void wake() = 0;
+
+  Text next_frame() { return queue_.pop(); }
+  bool has_frames() const noexcept { return !queue_.empty(); }
+
+ private:
+  void reply(std::string text);
+  void subscribe(const std::string& topic);
+  void unsubscribe(const std::string& topic);
+  void replay_alerts(std::uint64_t since);
+
+  Hub::State* hub_;
+  core::TenantId tenant_;
+  OutQueue queue_;
+  std::unordered_set<std::string> topics_;
+  bool registered_ = false;
+  bool overflowed_ = false;  // closing with 1008: nothing more is queued
+};
+
+/// Accepts the upgrade on `socket` and runs the session (ws_session.cpp).
+void start_ws_session(Hub& hub, boost::asio::ip::tcp::socket socket, http::RawRequest request);
+
+}  // namespace peregrine::realtime
