@@ -41,17 +41,32 @@ class Pipeline {
   void on_mqtt(std::string_view topic, const std::string& payload, core::Micros arrival_us,
                std::int64_t arrival_ns);
 
-  /// Telemetry for a known device id (HTTP ingest, already authenticated).
+  /// An MQTT message the subscriber refused to copy (above max_payload).
+  void on_oversized(std::string_view topic);
+
+  /// Telemetry of one device (MQTT, or HTTP ingest once authenticated).
+  /// Counts its own rejection.
   IngestOutcome on_telemetry(std::string_view device, const std::string& payload,
                              core::Micros arrival_us, std::int64_t arrival_ns);
 
-  /// Presence for a device (`online`/`offline` status topic).
+  /// Presence for a device (`online`/`offline` status topic). Counts its own
+  /// rejection.
   IngestOutcome on_status(std::string_view device, std::string_view payload, core::Micros arrival_us);
 
-  /// Counts and logs (rate-limited) a rejection found before decoding.
-  void reject(RejectReason reason, std::string_view topic);
+  /// Counts a rejection and logs it (at most one line a second). `where` is
+  /// the topic or device.
+  void reject(RejectReason reason, std::string_view where);
+
+  /// Hands the latest value of every series that changed since the last call
+  /// to the live-state sink (each at most once: coalesced per tick).
+  void flush_live();
+  /// Hands devices whose presence or seq bookkeeping changed to storage.
+  void flush_device_states();
 
  private:
+  IngestOutcome telemetry(std::string_view device, const std::string& payload,
+                          core::Micros arrival_us, std::int64_t arrival_ns);
+  IngestOutcome status(std::string_view device, std::string_view payload, core::Micros arrival_us);
   devices::Device* resolve_device(std::string_view id, core::Micros now_us, RejectReason& why);
   void accept(devices::Device& dev, const core::Reading& r, std::int64_t arrival_ns);
 
@@ -65,11 +80,17 @@ class Pipeline {
   TelemetryDecoder decoder_;
   DecodedTelemetry decoded_;
   std::vector<StoredRow> rows_;  // reused per message
+  struct DirtySeries {
+    devices::Device* device;
+    std::uint32_t index;  // into device->series
+  };
+  std::vector<DirtySeries> live_dirty_;
+  std::vector<devices::Device*> state_dirty_;
 
-  struct Counters;
   metrics::Counter* rejected_[static_cast<std::size_t>(RejectReason::count_)]{};
   metrics::Counter& messages_;
   metrics::Counter& readings_;
+  metrics::Counter& values_;
   metrics::Counter& gaps_;
   metrics::Counter& duplicates_;
   metrics::Counter& resets_;

@@ -30,34 +30,52 @@ class QueryPool {
   /// Runs `f(pqxx::connection&)` on a pool thread; resumes the caller with
   /// its result (R must be default-constructible) or rethrows its exception.
   /// A broken connection is reopened on the next call.
-  template <class F>
-  auto run(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
+  ///
+  /// `f` must capture by reference (`[&]`): GCC 12 bitwise-copies a closure
+  /// temporary inside a co_await expression and then destroys it twice, so a
+  /// closure that owns strings or JSON crashes. References into the awaiting
+  /// coroutine's frame are safe: the frame stays suspended until `f` returns.
+  template <class Fn, class F = std::decay_t<Fn>>
+  auto run(Fn&& f) -> boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> {
     using R = std::invoke_result_t<F&, pqxx::connection&>;
+    static_assert(std::is_trivially_copyable_v<F>,
+                  "QueryPool::run: capture by reference ([&]); see the comment above");
+    // GCC 12 destroys closure-type parameters of a coroutine twice, and Asio
+    // 1.74 hands the initiation to a coroutine by value: so the initiation is
+    // a plain struct and the callable lives on the heap, owned by the task.
     return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                        void(std::exception_ptr, R)>(
-        [this, f = std::move(f)](auto handler) mutable {
-          boost::asio::post(pool_, [this, f = std::move(f), h = std::move(handler)]() mutable {
-            std::exception_ptr ep;
-            std::optional<R> result;
-            try {
-              call_with_connection([&](pqxx::connection& c) { result.emplace(f(c)); });
-            } catch (...) {
-              ep = std::current_exception();
-            }
-            auto ex = boost::asio::get_associated_executor(h);
-            boost::asio::post(
-                ex, [h = std::move(h), ep = std::move(ep), r = std::move(result)]() mutable {
-                  h(ep, r ? std::move(*r) : R{});
-                });
-          });
-        },
-        boost::asio::use_awaitable);
+        Initiate<F, R>{this, new F(std::forward<Fn>(f))}, boost::asio::use_awaitable);
   }
 
   /// Waits for running queries and joins the threads.
   void stop();
 
  private:
+  template <class F, class R>
+  struct Initiate {
+    QueryPool* pool;
+    F* fn;
+    template <class Handler>
+    void operator()(Handler&& handler) const {
+      boost::asio::post(pool->pool_, [pool = pool, fn = std::unique_ptr<F>(fn),
+                                      h = std::forward<Handler>(handler)]() mutable {
+        std::exception_ptr ep;
+        std::optional<R> result;
+        try {
+          pool->call_with_connection([&](pqxx::connection& c) { result.emplace((*fn)(c)); });
+        } catch (...) {
+          ep = std::current_exception();
+        }
+        fn.reset();  // destroy captures on the pool thread, before resuming
+        auto ex = boost::asio::get_associated_executor(h);
+        boost::asio::post(ex, [h = std::move(h), ep = std::move(ep), r = std::move(result)]() mutable {
+          h(ep, r ? std::move(*r) : R{});
+        });
+      });
+    }
+  };
+
   /// Calls fn with this thread's connection, opening it if needed, and drops
   /// the connection if fn failed because it broke.
   void call_with_connection(const std::function<void(pqxx::connection&)>& fn);
