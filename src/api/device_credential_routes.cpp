@@ -1,0 +1,167 @@
+// Devices' own credentials: creation with a token shown once (only its
+// SHA-256 is stored), rotation, and HTTP telemetry authenticated by
+// X-Device-Token that enters the same ingest pipeline as MQTT.
+
+#include <cmath>
+
+#include <pqxx/pqxx>
+
+#include <peregrine/api/context.hpp>
+#include <peregrine/auth/authenticator.hpp>
+#include <peregrine/auth/secrets.hpp>
+#include <peregrine/auth/store.hpp>
+#include <peregrine/core/ids.hpp>
+#include <peregrine/ingest/telemetry_decoder.hpp>
+
+#include "api/auth_support.hpp"
+
+namespace peregrine::api {
+
+namespace bhttp = boost::beast::http;
+using boost::asio::awaitable;
+using nlohmann::json;
+
+namespace {
+
+std::string new_device_token() { return "pdt_" + auth::random_hex(32); }
+
+struct NewDevice {
+  std::string id, name, type, metadata = "{}";
+  std::optional<double> lat, lon;
+};
+
+NewDevice parse_new_device(const json& body) {
+  NewDevice d;
+  d.id = *string_field(body, "id", true);
+  if (!core::valid_device_id(d.id)) {
+    throw http::Problem(422, "Unprocessable Entity", "'id' must match [A-Za-z0-9_.-]{1,64}");
+  }
+  d.name = string_field(body, "name", false).value_or(d.id);
+  d.type = string_field(body, "type", false).value_or("");
+  if (d.name.size() > 200 || d.type.size() > 64) {
+    throw http::Problem(422, "Unprocessable Entity", "'name' or 'type' too long");
+  }
+  if (const auto loc = body.find("location"); loc != body.end() && !loc->is_null()) {
+    const auto lat = loc->is_object() ? loc->find("lat") : loc->end();
+    const auto lon = loc->is_object() ? loc->find("lon") : loc->end();
+    if (lat == loc->end() || lon == loc->end() || !lat->is_number() || !lon->is_number() ||
+        std::fabs(lat->get<double>()) > 90 || std::fabs(lon->get<double>()) > 180) {
+      throw http::Problem(422, "Unprocessable Entity",
+                          "'location' must be {\"lat\": -90..90, \"lon\": -180..180}");
+    }
+    d.lat = lat->get<double>();
+    d.lon = lon->get<double>();
+  }
+  if (const auto m = body.find("metadata"); m != body.end() && !m->is_null()) {
+    if (!m->is_object()) throw http::Problem(422, "Unprocessable Entity", "'metadata' must be an object");
+    d.metadata = m->dump();
+  }
+  return d;
+}
+
+awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
+  const core::TenantId tenant = caller_tenant(req);
+  const NewDevice d = parse_new_device(body_object(req));
+  // Device ids are global (the MQTT topic carries no tenant), so a taken id
+  // is a conflict whichever tenant holds it.
+  if (ctx.registry.find(d.id)) throw http::Problem(409, "Conflict", "device id already taken");
+  const std::string token = new_device_token();
+  const auth::AuditEntry base = audit_by(req, tenant, "device.create", "device:" + d.id,
+                                         {{"name", d.name}, {"type", d.type}});
+  try {
+    co_await ctx.pool.run([&](pqxx::connection& c) {
+      pqxx::work w(c);
+      auth::scope_to_tenant(w, tenant);
+      w.exec_params("INSERT INTO devices (id, tenant_id, name, type, lat, lon, metadata, token_hash) "
+                    "VALUES ($1, $2, $3, $4, NULLIF($5, 'NaN'::float8), NULLIF($6, 'NaN'::float8), "
+                    "$7::jsonb, $8)",
+                    d.id, tenant, d.name, d.type, d.lat.value_or(NAN), d.lon.value_or(NAN),
+                    d.metadata, auth::sha256_hex(token));
+      auth::write_audit(w, base);
+      w.commit();
+      return true;
+    });
+  } catch (const pqxx::unique_violation&) {
+    throw http::Problem(409, "Conflict", "device id already taken");
+  } catch (const pqxx::foreign_key_violation&) {
+    throw http::Problem(422, "Unprocessable Entity", "no such tenant");
+  }
+  // Back on the loop: it may have auto-provisioned the id meanwhile; add()
+  // then keeps that one, and its tenant is what the row says after the
+  // writer's upsert, so report the conflict instead.
+  devices::DeviceRecord rec;
+  rec.id = d.id;
+  rec.tenant = tenant;
+  rec.name = d.name;
+  rec.type = d.type;
+  devices::Device& dev = ctx.registry.add(std::move(rec));
+  if (dev.rec.tenant != tenant) throw http::Problem(409, "Conflict", "device id already taken");
+  json out = {{"id", d.id}, {"name", d.name}, {"type", d.type}, {"group_ids", json::array()},
+              {"location", d.lat ? json{{"lat", *d.lat}, {"lon", *d.lon}} : json()},
+              {"metadata", json::parse(d.metadata)}, {"last_seen", nullptr},
+              {"online", false}, {"seq_gaps", 0}, {"token", token}};
+  co_return http::json_response(req.raw, 201, out);
+}
+
+awaitable<http::Response> rotate_token(Context& ctx, http::Request& req) {
+  const core::TenantId tenant = caller_tenant(req);
+  const std::string& id = req.params.at("id");
+  const devices::Device* dev = core::valid_device_id(id) ? ctx.registry.find(id) : nullptr;
+  if (!dev || dev->rec.tenant != tenant) throw http::Problem(404, "Not Found", "no device '" + id + "'");
+  const std::string token = new_device_token();
+  const auth::AuditEntry base = audit_by(req, tenant, "device.token_rotate", "device:" + id);
+  const bool stored = co_await ctx.pool.run([&](pqxx::connection& c) {
+    pqxx::work w(c);
+    auth::scope_to_tenant(w, tenant);
+    const auto r = w.exec_params("UPDATE devices SET token_hash = $1 WHERE id = $2 AND tenant_id = $3",
+                                 auth::sha256_hex(token), id, tenant);
+    if (r.affected_rows() == 0) return false;
+    auth::write_audit(w, base);
+    w.commit();
+    return true;
+  });
+  // Auto-provisioned a moment ago and not yet written by the storage writer.
+  if (!stored) throw http::Problem(409, "Conflict", "device not yet persisted; retry shortly");
+  co_return http::json_response(req.raw, 200, {{"id", id}, {"token", token}});
+}
+
+awaitable<http::Response> ingest_telemetry(Context& ctx, http::Request& req) {
+  const std::string id = req.params.at("id");
+  const auto header = req.raw.find("X-Device-Token");
+  const std::string presented = auth::sha256_hex(header == req.raw.end() ? "" : header->value());
+  if (!core::valid_device_id(id)) throw http::Problem(404, "Not Found", "no such device");
+  const bool ok = co_await ctx.pool.run([&](pqxx::connection& c) {
+    pqxx::nontransaction w(c);
+    const auto r = w.exec_params("SELECT token_hash FROM devices WHERE id = $1", id);
+    const std::string stored = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+    return auth::constant_time_equal(stored, presented) && !stored.empty();
+  });
+  // Unknown device and wrong token answer alike: the token is the secret.
+  if (!ok) {
+    auto p = http::Problem(401, "Unauthorized", "device token does not match this device");
+    p.headers.emplace_back("WWW-Authenticate", R"(DeviceToken realm="peregrine")");
+    throw p;
+  }
+  if (!ctx.ingest_http) throw http::Problem(503, "Service Unavailable", "HTTP ingest not wired");
+  const ingest::IngestOutcome out = ctx.ingest_http(id, ingest::make_padded(req.raw.body()));
+  if (out.reject != ingest::RejectReason::none) {
+    throw http::Problem(out.reject == ingest::RejectReason::too_large ? 413 : 400, "Bad Request",
+                        "telemetry rejected: " + std::string(ingest::to_string(out.reject)));
+  }
+  co_return http::json_response(req.raw, 202,
+                                {{"stored", out.stored}, {"duplicates", out.duplicates}});
+}
+
+}  // namespace
+
+void add_device_credential_routes(http::Router& router, Context& ctx) {
+  auto bind = [&ctx](awaitable<http::Response> (*fn)(Context&, http::Request&)) {
+    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
+  };
+  router.add(bhttp::verb::post, "/api/v1/devices", http::Access::admin, bind(create_device));
+  router.add(bhttp::verb::post, "/api/v1/devices/{id}/token", http::Access::admin, bind(rotate_token));
+  router.add(bhttp::verb::post, "/api/v1/devices/{id}/telemetry", http::Access::device,
+             bind(ingest_telemetry));
+}
+
+}  // namespace peregrine::api
