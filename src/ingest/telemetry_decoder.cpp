@@ -230,6 +230,36 @@ TelemetryDecoder::TelemetryDecoder(DecodeLimits limits)
 
 TelemetryDecoder::~TelemetryDecoder() = default;
 
+namespace {
+
+/// Reads a scalar (or skips a container) of the given type; false when it is
+/// not well-formed JSON.
+template <class V>
+bool consume_scalar(V& v, od::json_type type) {
+  switch (type) {
+    case od::json_type::null: {
+      bool is_null = false;
+      return !v.is_null().get(is_null) && is_null;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return !v.get_bool().get(b);
+    }
+    case od::json_type::number: {
+      double d;
+      return !v.get_double().get(d);
+    }
+    case od::json_type::string: {
+      std::string_view sv;
+      return !v.get_string().get(sv);
+    }
+    default:
+      return true;  // containers: their own parse reports errors
+  }
+}
+
+}  // namespace
+
 RejectReason TelemetryDecoder::decode(std::string_view payload, core::Micros arrival_us,
                                       DecodedTelemetry& out) {
   out.clear();
@@ -258,7 +288,10 @@ RejectReason TelemetryDecoder::decode(std::string_view payload, core::Micros arr
       if (std::move(element_result).get(element)) return reject(RejectReason::malformed_json);
       od::json_type element_type;
       if (element.type().get(element_type)) return reject(RejectReason::malformed_json);
-      if (element_type != od::json_type::object) return reject(RejectReason::not_object);
+      if (element_type != od::json_type::object) {
+        return reject(consume_scalar(element, element_type) ? RejectReason::not_object
+                                                            : RejectReason::malformed_json);
+      }
       if (out.entries.size() >= limits_.max_entries) {
         return reject(RejectReason::too_many_metrics);
       }
@@ -270,6 +303,11 @@ RejectReason TelemetryDecoder::decode(std::string_view payload, core::Micros arr
     }
     if (out.entries.empty()) return reject(RejectReason::no_metrics);
   } else {
+    // On-Demand types a value by its first byte ("nope" looks like null):
+    // only a well-formed scalar with nothing after it is `not_object`.
+    if (!consume_scalar(doc, type) || doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return reject(RejectReason::malformed_json);
+    }
     return reject(RejectReason::not_object);
   }
   // On-Demand stops at the end of the value it was asked for; anything after

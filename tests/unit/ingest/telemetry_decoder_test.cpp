@@ -297,3 +297,21 @@ TEST_F(TelemetryDecoderTest, RandomGarbageNeverCrashes) {
 
 }  // namespace
 }  // namespace peregrine::ingest
+
+TEST(TelemetryDecoderScalars, BareWordsAreMalformedNotScalars) {
+  peregrine::ingest::TelemetryDecoder decoder;
+  peregrine::ingest::DecodedTelemetry out;
+  using peregrine::ingest::RejectReason;
+  auto decode = [&](std::string_view text) {
+    const std::string p = peregrine::ingest::make_padded(text);
+    return decoder.decode(p, 1, out);
+  };
+  EXPECT_EQ(decode("not json"), RejectReason::malformed_json);
+  EXPECT_EQ(decode("nul"), RejectReason::malformed_json);
+  EXPECT_EQ(decode("truex"), RejectReason::malformed_json);
+  EXPECT_EQ(decode("null"), RejectReason::not_object);
+  EXPECT_EQ(decode("42"), RejectReason::not_object);
+  EXPECT_EQ(decode("\"text\""), RejectReason::not_object);
+  EXPECT_EQ(decode("[nope]"), RejectReason::malformed_json);
+  EXPECT_EQ(decode("[1]"), RejectReason::not_object);
+}
