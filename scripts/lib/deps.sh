@@ -2,12 +2,12 @@
 # Debian packages Peregrine needs, installed only when missing.
 # Source this file, then: deps_install build servers   (or: deps_install e2e)
 
-DEPS_BUILD=(cmake ninja-build g++ pkg-config libboost-all-dev libpaho-mqttpp-dev libpqxx-dev
+DEPS_BUILD=(cmake ninja-build g++ pkg-config libboost-all-dev libpaho-mqtt-dev libpaho-mqttpp-dev libpqxx-dev
   libhiredis-dev nlohmann-json3-dev libspdlog-dev libsimdjson-dev libtomlplusplus-dev
   libcli11-dev libsodium-dev libjwt-dev libssl-dev libcurl4-openssl-dev libgtest-dev
   libgmock-dev libbenchmark-dev)
 # util-linux gives runuser/setsid; procps gives ps; python3 is optional (free ports).
-DEPS_SERVERS=(postgresql redis-server mosquitto mosquitto-clients util-linux procps)
+DEPS_SERVERS=(postgresql redis-server mosquitto mosquitto-clients util-linux procps curl)
 DEPS_E2E=(nodejs npm chromium)
 
 # Prints the packages of the given list that are not installed.

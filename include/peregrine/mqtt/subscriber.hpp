@@ -26,6 +26,7 @@ struct SubscriberOptions {
   std::string client_id;
   std::string username;
   std::string password;
+  std::string ca_file;  ///< PEM CAs verifying an ssl:// broker (empty: system CAs)
   std::size_t max_payload = 64 * 1024;
 };
 
@@ -52,7 +53,8 @@ class Subscriber {
   void stop();
   bool connected() const noexcept;
 
-  /// Publishes (server → device topics). Thread-safe, non-blocking.
+  /// Publishes (server → device topics). Thread-safe, non-blocking: queued
+  /// for a thread of the subscriber (dropped with a warning past 10 000).
   void publish(const std::string& topic, const std::string& payload, int qos, bool retained);
 
  private:

@@ -1,0 +1,244 @@
+#include "sim/simulator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include <mqtt/async_client.h>
+#include <unistd.h>
+
+#include "sim/sensor_model.hpp"
+
+namespace peregrine::sim {
+
+std::atomic<bool> g_interrupted{false};
+
+namespace {
+
+using namespace std::chrono_literals;
+using Steady = std::chrono::steady_clock;
+
+// Completion of publishes, on Paho's threads: at QoS 1 success is the PUBACK,
+// at QoS 0 the write to the socket.
+class Delivery final : public ::mqtt::iaction_listener {
+ public:
+  std::atomic<std::uint64_t> ok{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::int64_t> inflight{0};
+
+  void on_success(const ::mqtt::token&) override {
+    ok.fetch_add(1, std::memory_order_relaxed);
+    inflight.fetch_sub(1, std::memory_order_relaxed);
+  }
+  void on_failure(const ::mqtt::token&) override {
+    failed.fetch_add(1, std::memory_order_relaxed);
+    inflight.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+// Epoch milliseconds with the microseconds as a fraction: 1763800000123.456
+void append_ts(std::string& out) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(us / 1000),
+                        static_cast<long long>(us % 1000));
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+double seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
+
+class Run {
+ public:
+  // Paho C caps queued publishes at maxBufferedMessages even while connected
+  // (MQTTAsync_send, default 100): size it to the inflight window.
+  explicit Run(const SimOptions& o)
+      : o_(o),
+        client_(o.url, o.client_id, ::mqtt::create_options(MQTTVERSION_3_1_1, o.inflight + 16)) {}
+
+  int go() {
+    if (!connect()) return 2;
+    for (int i = 0; i < o_.devices; ++i) {
+      auto id = device_id(o_.prefix, i + 1);
+      telemetry_topics_.push_back("sensors/" + id + "/telemetry");
+      status_topics_.push_back("sensors/" + id + "/status");
+    }
+    for (const auto& m : o_.metrics) specs_.push_back(metric_spec(m));
+    std::mt19937_64 rng(o_.seed);
+    models_.reserve(static_cast<std::size_t>(o_.devices));
+    for (int i = 0; i < o_.devices; ++i) models_.emplace_back(specs_, rng);
+    seq_.assign(static_cast<std::size_t>(o_.devices), 0);
+
+    publish_status("online");
+    bool ok = publish_telemetry(rng);
+    auto elapsed = seconds(end_ - start_);
+    if (ok) {
+      publish_status("offline");
+      try {
+        client_.disconnect(2s)->wait_for(3s);
+      } catch (const ::mqtt::exception&) {
+        // Already gone: nothing left to tell the broker.
+      }
+    }
+    if (tty_) std::cout << '\n';
+    auto sent = telemetry_.ok.load();
+    std::printf("sent=%llu rate=%.1f/s\n", static_cast<unsigned long long>(sent),
+                elapsed > 0 ? static_cast<double>(sent) / elapsed : 0.0);
+    if (telemetry_.failed.load() > 0) {
+      std::fprintf(stderr, "peregrine-sim: %llu publish(es) failed\n",
+                   static_cast<unsigned long long>(telemetry_.failed.load()));
+    }
+    return ok ? 0 : 3;
+  }
+
+ private:
+  bool connect() {
+    auto opts = ::mqtt::connect_options_builder()
+                    .mqtt_version(MQTTVERSION_3_1_1)
+                    .clean_session(true)
+                    .keep_alive_interval(20s)
+                    .connect_timeout(5s)
+                    .max_inflight(o_.inflight + 16)
+                    .finalize();
+    if (o_.url.starts_with("ssl://")) opts.set_ssl(::mqtt::ssl_options());
+    client_.set_connection_lost_handler([this](const std::string&) { lost_ = true; });
+    try {
+      if (client_.connect(opts)->wait_for(7s)) return true;
+      std::fprintf(stderr, "peregrine-sim: connecting to %s timed out\n", o_.url.c_str());
+    } catch (const ::mqtt::exception& e) {
+      std::fprintf(stderr, "peregrine-sim: cannot connect to %s: %s\n", o_.url.c_str(), e.what());
+    }
+    return false;
+  }
+
+  std::int64_t inflight() const { return telemetry_.inflight.load() + status_.inflight.load(); }
+
+  bool send(const std::string& topic, const std::string& payload, int qos, bool retained,
+            Delivery& d) {
+    d.inflight.fetch_add(1, std::memory_order_relaxed);
+    try {
+      client_.publish(topic, payload.data(), payload.size(), qos, retained, nullptr, d);
+      return true;
+    } catch (const ::mqtt::exception& e) {
+      d.inflight.fetch_sub(1, std::memory_order_relaxed);
+      d.failed.fetch_add(1, std::memory_order_relaxed);
+      std::fprintf(stderr, "peregrine-sim: publish failed: %s\n", e.what());
+      lost_ = true;
+      return false;
+    }
+  }
+
+  bool drain(std::chrono::seconds limit) {
+    auto end = Steady::now() + limit;
+    while (inflight() > 0 && !lost_ && Steady::now() < end) std::this_thread::sleep_for(1ms);
+    return inflight() == 0;
+  }
+
+  void publish_status(const std::string& state) {
+    for (const auto& topic : status_topics_) {
+      while (inflight() >= o_.inflight && !lost_) std::this_thread::sleep_for(200us);
+      if (lost_ || !send(topic, state, 1, true, status_)) return;
+    }
+    drain(10s);
+  }
+
+  bool publish_telemetry(std::mt19937_64& rng) {
+    // 10 ms worth (at least a few) absorbs sleep overshoot without bursting.
+    const double burst = std::max(4.0, o_.rate * 0.01);
+    const auto deadline = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                              std::chrono::duration<double>(o_.duration_s));
+    std::uint64_t issued = 0;
+    std::size_t next_device = 0;
+    double tokens = 1;
+    std::string payload;
+    start_ = Steady::now();
+    auto last = start_;
+    auto progress_at = start_;
+    std::uint64_t progress_sent = 0;
+
+    while (!lost_ && !g_interrupted) {
+      auto now = Steady::now();
+      if (o_.duration_s > 0 && now >= deadline) break;
+      if (o_.count > 0 && issued >= o_.count) break;
+      tokens = std::min(burst, tokens + seconds(now - last) * o_.rate);
+      last = now;
+      if (tty_ && now - progress_at >= 500ms) {
+        auto sent = telemetry_.ok.load();
+        std::printf("\r sent=%llu rate=%.1f/s inflight=%lld   ",
+                    static_cast<unsigned long long>(sent),
+                    static_cast<double>(sent - progress_sent) / seconds(now - progress_at),
+                    static_cast<long long>(inflight()));
+        std::fflush(stdout);
+        progress_sent = sent;
+        progress_at = now;
+      }
+
+      auto room = o_.inflight - inflight();
+      auto n = static_cast<std::int64_t>(tokens);
+      n = std::min<std::int64_t>(n, room);
+      if (o_.count > 0) n = std::min<std::int64_t>(n, static_cast<std::int64_t>(o_.count - issued));
+      if (n <= 0) {
+        // Either the window is full (wait for acks) or the next token is due.
+        auto wait = room <= 0 ? 0.0002 : std::min(0.005, (1.0 - tokens) / o_.rate);
+        std::this_thread::sleep_for(std::chrono::duration<double>(std::max(wait, 0.00005)));
+        continue;
+      }
+      for (std::int64_t i = 0; i < n; ++i) {
+        auto d = next_device;
+        next_device = (next_device + 1) % models_.size();
+        payload.assign("{\"ts\":");
+        append_ts(payload);
+        payload += ",\"seq\":";
+        payload += std::to_string(++seq_[d]);
+        models_[d].step_into(payload, rng);
+        payload += '}';
+        if (!send(telemetry_topics_[d], payload, o_.qos, false, telemetry_)) break;
+        ++issued;
+      }
+      tokens -= static_cast<double>(n);
+    }
+    drain(10s);
+    end_ = Steady::now();
+    if (lost_) std::fprintf(stderr, "peregrine-sim: connection to %s lost\n", o_.url.c_str());
+    return !lost_;
+  }
+
+  const SimOptions& o_;
+  // Listeners before the client: destroying it fails pending tokens through them.
+  Delivery telemetry_;
+  Delivery status_;
+  std::atomic<bool> lost_{false};
+  ::mqtt::async_client client_;
+  bool tty_ = ::isatty(STDOUT_FILENO) != 0;
+  std::vector<MetricSpec> specs_;
+  std::vector<SensorModel> models_;
+  std::vector<std::string> telemetry_topics_;
+  std::vector<std::string> status_topics_;
+  std::vector<std::int64_t> seq_;
+  Steady::time_point start_{};
+  Steady::time_point end_{};
+};
+
+}  // namespace
+
+std::string device_id(const std::string& prefix, int index) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d", index);
+  return prefix + buf;
+}
+
+int run_simulation(const SimOptions& opts) {
+  try {
+    Run run(opts);
+    return run.go();
+  } catch (const ::mqtt::exception& e) {
+    std::fprintf(stderr, "peregrine-sim: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace peregrine::sim
