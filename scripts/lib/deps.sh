@@ -8,7 +8,8 @@ DEPS_BUILD=(cmake ninja-build g++ pkg-config libboost-all-dev libpaho-mqtt-dev l
   libgmock-dev libbenchmark-dev)
 # util-linux gives runuser/setsid; procps gives ps; python3 is optional (free ports).
 DEPS_SERVERS=(postgresql redis-server mosquitto mosquitto-clients util-linux procps curl)
-DEPS_E2E=(nodejs npm chromium)
+DEPS_WEB=(nodejs npm)
+DEPS_E2E=(chromium)
 
 # Prints the packages of the given list that are not installed.
 deps_missing() {
@@ -24,15 +25,16 @@ deps_as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -E "$@"; fi
 }
 
-# deps_install GROUP... with GROUP in build, servers, e2e.
+# deps_install GROUP... with GROUP in build, servers, web (node, npm), e2e (chromium).
 deps_install() {
   local want=() group
   for group in "$@"; do
     case "$group" in
       build) want+=("${DEPS_BUILD[@]}") ;;
       servers) want+=("${DEPS_SERVERS[@]}") ;;
+      web) command -v node >/dev/null && command -v npm >/dev/null || want+=("${DEPS_WEB[@]}") ;;
       e2e) want+=("${DEPS_E2E[@]}") ;;
-      *) echo "deps_install: unknown group '$group' (build, servers, e2e)" >&2; return 2 ;;
+      *) echo "deps_install: unknown group '$group' (build, servers, web, e2e)" >&2; return 2 ;;
     esac
   done
   local missing
