@@ -1,0 +1,288 @@
+#include <peregrine/storage/alert_store.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
+
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+namespace peregrine::storage {
+namespace {
+
+using nlohmann::json;
+
+constexpr auto kMinBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::seconds(5);
+
+// libpqxx 6 has no std::optional parameters: a null const char* is NULL.
+struct NullableText {
+  std::string text;
+  bool null = true;
+  const char* c_str() const { return null ? nullptr : text.c_str(); }
+};
+NullableText micros(const std::optional<core::Micros>& t) {
+  return t ? NullableText{std::to_string(*t), false} : NullableText{};
+}
+NullableText text_if(bool present, const std::string& s) {
+  return present ? NullableText{s, false} : NullableText{};
+}
+
+constexpr const char* kUpsertAlert =
+    "INSERT INTO alerts (id, tenant_id, rule_id, device_id, metric, severity, state, value, "
+    "message, count, escalated, opened_at, acknowledged_at, acknowledged_by, resolved_at, "
+    "resolved_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+    "'epoch'::timestamptz + $12::bigint * interval '1 microsecond', "
+    "'epoch'::timestamptz + $13::bigint * interval '1 microsecond', $14, "
+    "'epoch'::timestamptz + $15::bigint * interval '1 microsecond', $16, "
+    "'epoch'::timestamptz + $17::bigint * interval '1 microsecond') "
+    "ON CONFLICT (id) DO UPDATE SET severity = EXCLUDED.severity, state = EXCLUDED.state, "
+    "value = EXCLUDED.value, message = EXCLUDED.message, count = EXCLUDED.count, "
+    "escalated = EXCLUDED.escalated, acknowledged_at = EXCLUDED.acknowledged_at, "
+    "acknowledged_by = EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at, "
+    "resolved_by = EXCLUDED.resolved_by, updated_at = EXCLUDED.updated_at";
+
+void write_op(pqxx::work& w, const AlertOp& op) {
+  if (const auto* a = std::get_if<alerts::Alert>(&op)) {
+    const auto ack_at = micros(a->acknowledged_at);
+    const auto ack_by = text_if(a->acknowledged_at.has_value(), a->acknowledged_by);
+    const auto res_at = micros(a->resolved_at);
+    const auto res_by = text_if(a->resolved_at.has_value(), a->resolved_by);
+    w.exec_params(kUpsertAlert, a->id, a->tenant, a->rule_id, a->device, a->metric,
+                  std::string(rules::to_string(a->severity)), std::string(alerts::to_string(a->state)),
+                  a->value, a->message, static_cast<std::int64_t>(a->count), a->escalated,
+                  a->opened_at, ack_at.c_str(), ack_by.c_str(), res_at.c_str(), res_by.c_str(),
+                  std::max(a->updated_at, a->resolved_at.value_or(a->acknowledged_at.value_or(0))));
+  } else if (const auto* e = std::get_if<alerts::AlertEvent>(&op)) {
+    w.exec_params(
+        "INSERT INTO alert_events (alert_id, kind, actor, at, detail) VALUES ($1, $2, $3, "
+        "'epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5)",
+        e->alert_id, std::string(alerts::to_string(e->kind)), e->actor, e->at, e->detail);
+  } else {
+    const auto& s = std::get<SnapshotOp>(op);
+    w.exec_params(
+        "INSERT INTO engine_snapshots (id, taken_at, body) VALUES (1, "
+        "'epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::jsonb) "
+        "ON CONFLICT (id) DO UPDATE SET taken_at = EXCLUDED.taken_at, body = EXCLUDED.body",
+        s.taken_at, s.body);
+  }
+}
+
+/// Latest content of each alert moved to its first upsert in the batch; the
+/// later upserts and all but the newest snapshot removed. Events stay in place:
+/// the first upsert precedes every event of that alert, so the row exists.
+void coalesce(std::vector<AlertOp>& batch) {
+  std::unordered_map<alerts::AlertId, std::size_t> first;
+  std::size_t last_snapshot = batch.size();
+  std::vector<bool> drop(batch.size(), false);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto* a = std::get_if<alerts::Alert>(&batch[i])) {
+      auto [it, inserted] = first.emplace(a->id, i);
+      if (!inserted) {
+        batch[it->second] = std::move(*a);
+        drop[i] = true;
+      }
+    } else if (std::holds_alternative<SnapshotOp>(batch[i])) {
+      if (last_snapshot < batch.size()) drop[last_snapshot] = true;
+      last_snapshot = i;
+    }
+  }
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (drop[i]) continue;
+    if (out != i) batch[out] = std::move(batch[i]);
+    ++out;
+  }
+  batch.resize(out);
+}
+
+std::string describe(const AlertOp& op) {
+  if (const auto* a = std::get_if<alerts::Alert>(&op)) return "alert " + std::to_string(a->id);
+  if (const auto* e = std::get_if<alerts::AlertEvent>(&op))
+    return std::string(alerts::to_string(e->kind)) + " event of alert " + std::to_string(e->alert_id);
+  return "engine snapshot";
+}
+
+/// Writes the batch in one transaction; on a data error, op by op, giving
+/// up (counted, logged) only on the ops PostgreSQL rejects. Throws on a lost
+/// connection, with the ops already committed removed from `batch`.
+void write(pqxx::connection& conn, std::vector<AlertOp>& batch, metrics::Counter& written,
+           metrics::Counter& errors, metrics::Counter& lost) {
+  try {
+    pqxx::work w(conn);
+    for (const auto& op : batch) write_op(w, op);
+    w.commit();
+    written.inc(batch.size());
+    return;
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception& e) {
+    spdlog::warn("alert store: batch of {} failed ({}); writing one by one", batch.size(), e.what());
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    try {
+      pqxx::work w(conn);
+      write_op(w, batch[i]);
+      w.commit();
+      written.inc();
+    } catch (const pqxx::broken_connection&) {
+      batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i));
+      throw;
+    } catch (const std::exception& e) {
+      errors.inc();
+      lost.inc();
+      spdlog::error("alert store: PostgreSQL rejected {}: {}", describe(batch[i]), e.what());
+    }
+  }
+}
+
+}  // namespace
+
+AlertStore::AlertStore(std::string pg_url, metrics::Registry& metrics)
+    : pg_url_(std::move(pg_url)),
+      depth_gauge_(metrics.gauge("peregrine_alert_store_queue_depth",
+                                 "Alert rows, events and snapshots waiting to be written")),
+      written_(metrics.counter("peregrine_alert_store_ops_total",
+                               "Alert rows, events and snapshots written to PostgreSQL")),
+      errors_(metrics.counter("peregrine_alert_store_errors_total",
+                              "Alert writes PostgreSQL rejected or that failed and were retried")),
+      lost_(metrics.counter("peregrine_alert_store_lost_total",
+                            "Alert writes given up (rejected data, or unwritten at shutdown)")) {}
+
+AlertStore::~AlertStore() { stop(); }
+
+void AlertStore::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void AlertStore::stop(std::chrono::milliseconds deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    stop_deadline_ = std::chrono::steady_clock::now() + deadline;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AlertStore::enqueue(AlertOp op) {
+  {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(op));
+  }
+  depth_gauge_.set(static_cast<double>(depth_.fetch_add(1, std::memory_order_relaxed) + 1));
+  cv_.notify_one();
+}
+
+void AlertStore::run() {
+  std::unique_ptr<pqxx::connection> conn;
+  std::vector<AlertOp> batch;
+  auto backoff = kMinBackoff;
+  for (;;) {
+    bool stopping;
+    {
+      std::unique_lock lock(mu_);
+      if (batch.empty()) {
+        cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      }
+      // Ops that arrived while a batch was being retried go after it, in order.
+      for (auto& op : pending_) batch.push_back(std::move(op));
+      pending_.clear();
+      stopping = stopping_;
+      if (batch.empty() && stopping) return;
+      if (stopping && std::chrono::steady_clock::now() > stop_deadline_) {
+        spdlog::error("alert store: PostgreSQL unreachable at shutdown, {} alert writes not done",
+                      batch.size());
+        lost_.inc(batch.size());
+        depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+        return;
+      }
+    }
+    const std::size_t taken = batch.size();
+    coalesce(batch);
+    bool ok = false;
+    try {
+      if (!conn) conn = std::make_unique<pqxx::connection>(pg_url_);
+      write(*conn, batch, written_, errors_, lost_);
+      ok = true;
+    } catch (const std::exception& e) {
+      errors_.inc();
+      spdlog::warn("alert store: PostgreSQL unavailable ({}), retrying {} writes", e.what(), batch.size());
+      conn.reset();
+    }
+    if (ok) {
+      depth_.fetch_sub(taken, std::memory_order_relaxed);
+      depth_gauge_.set(static_cast<double>(depth_.load(std::memory_order_relaxed)));
+      batch.clear();
+      backoff = kMinBackoff;
+      continue;
+    }
+    // Coalescing shrank the batch; the depth counts what was enqueued.
+    depth_.fetch_sub(taken - batch.size(), std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, backoff, [&] { return false; });
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+  }
+}
+
+std::optional<rules::Rule> rule_from_row(std::int64_t id, core::TenantId tenant,
+                                         const std::string& body_json) {
+  json body = json::parse(body_json, nullptr, false);
+  if (!body.is_object()) return std::nullopt;
+  if (body.contains("escalate") && body["escalate"].is_null()) body.erase("escalate");
+  auto parsed = rules::parse_rule(body, tenant);
+  auto* rule = std::get_if<rules::Rule>(&parsed);
+  if (!rule) return std::nullopt;
+  rule->id = id;
+  rule->tenant = tenant;
+  return std::move(*rule);
+}
+
+alerts::Alert alert_from_row(const pqxx::row& r) {
+  alerts::Alert a;
+  a.id = r[0].as<std::int64_t>();
+  a.tenant = r[1].as<std::int64_t>();
+  a.rule_id = r[2].as<std::int64_t>();
+  a.device = r[3].as<std::string>();
+  a.metric = r[4].as<std::string>();
+  a.severity = rules::parse_severity(r[5].as<std::string>()).value_or(rules::Severity::warning);
+  a.state = alerts::parse_alert_state(r[6].as<std::string>()).value_or(alerts::AlertState::active);
+  a.value = r[7].as<double>();
+  a.message = r[8].as<std::string>();
+  a.count = static_cast<std::uint64_t>(r[9].as<std::int64_t>());
+  a.escalated = r[10].as<bool>();
+  a.opened_at = r[11].as<std::int64_t>();
+  if (!r[12].is_null()) a.acknowledged_at = r[12].as<std::int64_t>();
+  if (!r[13].is_null()) a.acknowledged_by = r[13].as<std::string>();
+  if (!r[14].is_null()) a.resolved_at = r[14].as<std::int64_t>();
+  if (!r[15].is_null()) a.resolved_by = r[15].as<std::string>();
+  a.updated_at = r[16].as<std::int64_t>();
+  return a;
+}
+
+AlertingState load_alerting_state(const std::string& pg_url) {
+  pqxx::connection conn(pg_url);
+  pqxx::read_transaction tx(conn);
+  AlertingState st;
+  for (const auto& row : tx.exec(std::string("SELECT id, tenant_id, ") + kRuleBodySql +
+                                 " FROM rules WHERE enabled ORDER BY id")) {
+    auto rule = rule_from_row(row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),
+                              row[2].as<std::string>());
+    if (rule)
+      st.rules.push_back(std::move(*rule));
+    else
+      spdlog::error("rule {} no longer validates; not loaded", row[0].as<std::int64_t>());
+  }
+  for (const auto& row : tx.exec(std::string("SELECT ") + kAlertColumnsSql +
+                                 " FROM alerts WHERE state <> 'resolved' ORDER BY id")) {
+    st.open_alerts.push_back(alert_from_row(row));
+  }
+  st.next_id = tx.exec1("SELECT coalesce(max(id), 0) + 1 FROM alerts")[0].as<std::int64_t>();
+  const pqxx::result snap = tx.exec("SELECT body::text FROM engine_snapshots WHERE id = 1");
+  if (!snap.empty()) st.snapshot = json::parse(snap[0][0].as<std::string>(), nullptr, false);
+  return st;
+}
+
+}  // namespace peregrine::storage
