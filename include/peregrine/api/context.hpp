@@ -1,0 +1,66 @@
+#pragma once
+/// What the REST handlers reach: the event loop's registry, the query pool,
+/// the live-state reader and readiness probes. Handlers run as coroutines on
+/// the event loop; blocking work (pqxx, Redis reads) goes through `pool`.
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <peregrine/cache/live_state.hpp>
+#include <peregrine/devices/registry.hpp>
+#include <peregrine/auth/mqtt_accounts.hpp>
+#include <peregrine/auth/token_signer.hpp>
+#include <peregrine/http/router.hpp>
+#include <peregrine/ingest/pipeline.hpp>
+#include <peregrine/metrics/registry.hpp>
+#include <peregrine/storage/query_pool.hpp>
+
+namespace peregrine::api {
+
+/// Whether each backing server is connected right now (any thread).
+struct Readiness {
+  std::function<bool()> postgres;
+  std::function<bool()> redis;
+  std::function<bool()> mqtt;
+};
+
+struct Context {
+  devices::Registry& registry;  ///< loop thread only
+  storage::QueryPool& pool;
+  cache::StateReader& state;    ///< pool threads only
+  metrics::Registry& metrics;
+  Readiness readiness;
+  /// HTTP telemetry into ingest::Pipeline::on_telemetry (loop thread only);
+  /// `payload` comes from ingest::make_padded. Wired by the app.
+  std::function<ingest::IngestOutcome(std::string_view device, const std::string& payload)>
+      ingest_http;
+  /// Broker accounts to resync (on a pool thread) after a device's token
+  /// changed; null when the password file is not managed.
+  auth::MqttAccounts* mqtt_accounts = nullptr;
+};
+
+/// The caller's tenant: the authenticated principal's (a superadmin may act
+/// in another with `X-Peregrine-Tenant: <id>`). Throws Problem 401 when the
+/// request carries no principal. Handlers must scope every query by it.
+core::TenantId caller_tenant(const http::Request& req);
+
+/// `/livez`, `/healthz`, `/readyz`, `/metrics`.
+void add_health_routes(http::Router& router, Context& ctx);
+/// `/api/v1/devices…` reads: list, one, live state, readings.
+void add_device_routes(http::Router& router, Context& ctx);
+
+/// `/api/v1/auth/login|refresh|logout|me` (login, refresh and logout are
+/// public) and `GET /api/v1/routes` (superadmin: the route table with access levels).
+void add_auth_routes(http::Router& router, Context& ctx, const auth::TokenSigner& signer);
+/// `/api/v1/users…` (admin: own tenant; superadmin: any).
+void add_user_routes(http::Router& router, Context& ctx);
+/// `/api/v1/tenants…` (superadmin).
+void add_tenant_routes(http::Router& router, Context& ctx);
+/// `GET /api/v1/audit` (admin: own tenant; superadmin: all).
+void add_audit_routes(http::Router& router, Context& ctx);
+/// `POST /api/v1/devices` (token shown once), `POST /api/v1/devices/{id}/token`
+/// (rotation), `POST /api/v1/devices/{id}/telemetry` (X-Device-Token ingest).
+void add_device_credential_routes(http::Router& router, Context& ctx);
+
+}  // namespace peregrine::api
