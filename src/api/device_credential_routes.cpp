@@ -25,6 +25,13 @@ namespace {
 
 std::string new_device_token() { return "pdt_" + auth::random_hex(32); }
 
+// Pool thread, after the commit: the device's new broker password takes
+// effect when Mosquitto has reloaded the file. A failure is logged by
+// MqttAccounts; the token itself is stored, so the request still succeeds.
+void sync_broker_accounts(Context& ctx, pqxx::connection& c) {
+  if (ctx.mqtt_accounts != nullptr) ctx.mqtt_accounts->sync(c);
+}
+
 struct NewDevice {
   std::string id, name, type, metadata = "{}";
   std::optional<double> lat, lon;
@@ -72,13 +79,15 @@ awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
     co_await ctx.pool.run([&](pqxx::connection& c) {
       pqxx::work w(c);
       auth::scope_to_tenant(w, tenant);
-      w.exec_params("INSERT INTO devices (id, tenant_id, name, type, lat, lon, metadata, token_hash) "
+      w.exec_params("INSERT INTO devices (id, tenant_id, name, type, lat, lon, metadata, token_hash, "
+                    "mqtt_password_hash) "
                     "VALUES ($1, $2, $3, $4, NULLIF($5, 'NaN'::float8), NULLIF($6, 'NaN'::float8), "
-                    "$7::jsonb, $8)",
+                    "$7::jsonb, $8, $9)",
                     d.id, tenant, d.name, d.type, d.lat.value_or(NAN), d.lon.value_or(NAN),
-                    d.metadata, auth::sha256_hex(token));
+                    d.metadata, auth::sha256_hex(token), auth::mosquitto_hash(token));
       auth::write_audit(w, base);
       w.commit();
+      sync_broker_accounts(ctx, c);
       return true;
     });
   } catch (const pqxx::unique_violation&) {
@@ -113,11 +122,13 @@ awaitable<http::Response> rotate_token(Context& ctx, http::Request& req) {
   const bool stored = co_await ctx.pool.run([&](pqxx::connection& c) {
     pqxx::work w(c);
     auth::scope_to_tenant(w, tenant);
-    const auto r = w.exec_params("UPDATE devices SET token_hash = $1 WHERE id = $2 AND tenant_id = $3",
-                                 auth::sha256_hex(token), id, tenant);
+    const auto r = w.exec_params(
+        "UPDATE devices SET token_hash = $1, mqtt_password_hash = $4 WHERE id = $2 AND tenant_id = $3",
+        auth::sha256_hex(token), id, tenant, auth::mosquitto_hash(token));
     if (r.affected_rows() == 0) return false;
     auth::write_audit(w, base);
     w.commit();
+    sync_broker_accounts(ctx, c);
     return true;
   });
   // Auto-provisioned a moment ago and not yet written by the storage writer.

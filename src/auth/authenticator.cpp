@@ -77,6 +77,20 @@ std::optional<http::Principal> Authenticator::authenticate(const http::RawReques
   return http::Principal{c.user_id, c.tenant, static_cast<int>(c.role), c.email};
 }
 
+Authenticator::StreamGrant Authenticator::stream_tenant(
+    std::string_view token, std::optional<core::TenantId> requested) const {
+  const VerifyResult v = signer_.verify(token);
+  if (const auto* err = std::get_if<TokenError>(&v)) {
+    return {std::nullopt, 401, std::string(to_string(*err))};
+  }
+  const Claims& c = std::get<Claims>(v);
+  if (!requested || *requested == c.tenant) return {c.tenant, 200, {}};
+  if (c.role != Role::superadmin) {
+    return {std::nullopt, 403, "only a superadmin may watch another tenant"};
+  }
+  return {*requested, 200, {}};
+}
+
 http::Guard Authenticator::guard() const {
   return [this](http::Request& req, http::Access access) -> boost::asio::awaitable<void> {
     req.principal = authenticate(req.raw, access);

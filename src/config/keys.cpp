@@ -122,6 +122,14 @@ const std::vector<KeyDef>& key_defs() {
        K::string, text_field(&Config::web_root, true)},
       {{"http.body_limit", "PEREGRINE_HTTP_BODY_LIMIT", "largest request body accepted, bytes"},
        K::integer, count(&Config::http_body_limit, 1)},
+      {{"http.cors_origins", "PEREGRINE_CORS_ORIGINS",
+        "origins allowed to call the API from a browser, comma-separated (empty = none)"},
+       K::string, text_field(&Config::cors_origins, false)},
+      {{"http.tls_cert", "PEREGRINE_TLS_CERT",
+        "PEM certificate chain: serve HTTPS/WSS (empty = plain HTTP)"},
+       K::string, text_field(&Config::tls_cert, false)},
+      {{"http.tls_key", "PEREGRINE_TLS_KEY", "PEM private key of that certificate"},
+       K::string, text_field(&Config::tls_key, false)},
       {{"postgres.url", "PEREGRINE_PG_URL", "PostgreSQL URI"},
        K::string, url(&Config::pg_url, {"postgresql://", "postgres://"})},
       {{"postgres.migrations_dir", "PEREGRINE_MIGRATIONS_DIR",
@@ -144,6 +152,15 @@ const std::vector<KeyDef>& key_defs() {
        K::string, text_field(&Config::mqtt_password, false)},
       {{"mqtt.max_payload", "PEREGRINE_MQTT_MAX_PAYLOAD", "largest MQTT payload accepted, bytes"},
        K::integer, count(&Config::mqtt_max_payload, 1)},
+      {{"mqtt.ca_file", "PEREGRINE_MQTT_CA_FILE",
+        "CA certificates (PEM) that verify the broker of an ssl:// URL (empty = system CAs)"},
+       K::string, text_field(&Config::mqtt_ca_file, false)},
+      {{"mqtt.passwd_file", "PEREGRINE_MQTT_PASSWD_FILE",
+        "Mosquitto password file written from the device registry (empty = not written)"},
+       K::string, text_field(&Config::mqtt_passwd_file, false)},
+      {{"mqtt.reload_pid_file", "PEREGRINE_MQTT_RELOAD_PID_FILE",
+        "pid file of the Mosquitto to send SIGHUP after the password file changed"},
+       K::string, text_field(&Config::mqtt_reload_pid_file, false)},
       {{"ingest.auto_provision", "PEREGRINE_AUTO_PROVISION",
         "create unknown devices that publish telemetry (false: reject and count)"},
        K::boolean, flag(&Config::auto_provision)},
@@ -174,6 +191,18 @@ const std::vector<KeyDef>& key_defs() {
       {{"auth.jwt_secret", "PEREGRINE_JWT_SECRET",
         "HMAC key for access tokens (empty = random per start)"},
        K::string, text_field(&Config::jwt_secret, false)},
+      {{"rate.login_per_min", "PEREGRINE_RATE_LOGIN_PER_MIN",
+        "logins per minute per client IP (0 = unlimited)"},
+       K::integer, count(&Config::rate_login_per_min, 0)},
+      {{"rate.ingest_per_min", "PEREGRINE_RATE_INGEST_PER_MIN",
+        "HTTP telemetry posts per minute per device (0 = unlimited)"},
+       K::integer, count(&Config::rate_ingest_per_min, 0)},
+      {{"rate.api_per_min", "PEREGRINE_RATE_API_PER_MIN",
+        "API calls per minute per user (0 = unlimited)"},
+       K::integer, count(&Config::rate_api_per_min, 0)},
+      {{"rate.burst_seconds", "PEREGRINE_RATE_BURST_SECONDS",
+        "a burst may use this many seconds' worth of a limit at once"},
+       K::integer, count(&Config::rate_burst_seconds, 1)},
       {{"log.level", "PEREGRINE_LOG_LEVEL", "trace, debug, info, warn or error"},
        K::string, log_level()},
   };
@@ -184,6 +213,10 @@ std::optional<std::string> check_consistency(const Config& c) {
   if (c.admin_email.empty() != c.admin_password.empty()) {
     return "PEREGRINE_ADMIN_EMAIL / PEREGRINE_ADMIN_PASSWORD (auth.admin_email / "
            "auth.admin_password): set both or neither";
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return "PEREGRINE_TLS_CERT / PEREGRINE_TLS_KEY (http.tls_cert / http.tls_key): set both or "
+           "neither";
   }
   return std::nullopt;
 }

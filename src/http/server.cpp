@@ -1,4 +1,5 @@
 #include <peregrine/http/server.hpp>
+#include <peregrine/http/tls.hpp>
 
 #include <array>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -41,9 +43,9 @@ constexpr auto kHeaderTimeout = 10s;  // from the first byte to the end of the h
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr std::size_t kLingerBytes = 1 << 20;
 
+// What stop() needs of a connection: its TCP layer and whether it is idle.
 struct Connection {
-  explicit Connection(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
+  beast::tcp_stream* lowest = nullptr;
   bool idle = true;
 };
 
@@ -76,6 +78,37 @@ void add_security_headers(Response& res) {
   res.set("X-Content-Type-Options", "nosniff");
   res.set("Referrer-Policy", "no-referrer");
   res.set("X-Frame-Options", "DENY");
+}
+
+// The request's Origin when it is on the allow-list, else empty.
+std::string_view allowed_origin(const std::vector<std::string>& allowed, const RawRequest& req) {
+  const auto it = req.find(bhttp::field::origin);
+  if (it == req.end()) return {};
+  const std::string_view origin = it->value();
+  for (const auto& a : allowed) {
+    if (a == origin) return origin;
+  }
+  return {};
+}
+
+bool is_preflight(const RawRequest& req) {
+  return req.method() == bhttp::verb::options &&
+         req.count(bhttp::field::access_control_request_method) != 0;
+}
+
+Response preflight_response(const RawRequest& req) {
+  Response res(bhttp::status::no_content, req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(bhttp::field::access_control_allow_methods, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+  res.set(bhttp::field::access_control_allow_headers,
+          "Authorization, Content-Type, X-Device-Token, X-Peregrine-Tenant");
+  res.set(bhttp::field::access_control_max_age, "600");
+  return res;
+}
+
+void add_cors_headers(Response& res, std::string_view origin) {
+  res.set(bhttp::field::access_control_allow_origin, origin);
+  res.set(bhttp::field::access_control_expose_headers, "Retry-After, WWW-Authenticate");
 }
 
 // A parse error of the request itself, as opposed to the peer going away.
@@ -123,6 +156,8 @@ struct ServerCore {
   StaticFiles files;
   tcp::acceptor acceptor;
   UpgradeHandler upgrade;
+  TlsUpgradeHandler tls_upgrade;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP
   Guard guard;
   bool stopping = false;
   std::unordered_set<Connection*> connections;
@@ -203,7 +238,8 @@ awaitable<Response> dispatch(ServerCore& impl, const RawRequest& req, tcp::endpo
 // Answers a request that could not be parsed, then closes without resetting
 // the connection: unread request bytes would make the kernel send RST, and
 // the client could lose the response.
-awaitable<void> reject_and_close(ServerCore& impl, Connection& conn, unsigned status,
+template <class Stream>
+awaitable<void> reject_and_close(ServerCore& impl, Stream& stream, unsigned status,
                                  std::string_view title, std::string_view detail,
                                  Clock::time_point started) {
   RawRequest dummy;
@@ -213,30 +249,58 @@ awaitable<void> reject_and_close(ServerCore& impl, Connection& conn, unsigned st
   add_security_headers(res);
   beast::error_code ec;
   impl.count(bhttp::verb::unknown, "unmatched", status, seconds_since(started));
-  conn.stream.expires_after(kHeaderTimeout);
-  co_await bhttp::async_write(conn.stream, res, asio::redirect_error(use_awaitable, ec));
+  auto& lowest = beast::get_lowest_layer(stream);
+  lowest.expires_after(kHeaderTimeout);
+  co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return;
-  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  conn.stream.expires_after(2s);
+  lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+  lowest.expires_after(2s);
   std::array<char, 4096> sink;
   for (std::size_t drained = 0; drained < kLingerBytes;) {
-    const auto n = co_await conn.stream.async_read_some(asio::buffer(sink),
-                                                       asio::redirect_error(use_awaitable, ec));
+    const auto n = co_await lowest.async_read_some(asio::buffer(sink),
+                                                  asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     drained += n;
   }
 }
 
-awaitable<void> serve_requests(ServerCore& impl, Connection& conn) {
+bool can_upgrade(const ServerCore& impl, const beast::tcp_stream&) {
+  return static_cast<bool>(impl.upgrade);
+}
+bool can_upgrade(const ServerCore& impl, const TlsStream&) {
+  return static_cast<bool>(impl.tls_upgrade);
+}
+void hand_over(ServerCore& impl, beast::tcp_stream& stream, RawRequest req) {
+  impl.upgrade(stream.release_socket(), std::move(req));
+}
+void hand_over(ServerCore& impl, TlsStream& stream, RawRequest req) {
+  impl.tls_upgrade(std::make_shared<TlsSocket>(TlsSocket{std::move(stream)}), std::move(req));
+}
+
+// After the last response: TCP half-close, or TLS close_notify first.
+awaitable<void> end_stream(beast::tcp_stream& stream) {
   beast::error_code ec;
-  const auto remote = conn.stream.socket().remote_endpoint(ec);
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  co_return;
+}
+awaitable<void> end_stream(TlsStream& stream) {
+  beast::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(2s);
+  co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+}
+
+template <class Stream>
+awaitable<void> serve_requests(ServerCore& impl, Stream& stream, Connection& conn) {
+  beast::error_code ec;
+  auto& lowest = beast::get_lowest_layer(stream);
+  const auto remote = lowest.socket().remote_endpoint(ec);
   beast::flat_buffer buffer;
   for (;;) {
     conn.idle = true;
     if (impl.stopping) co_return;
     if (buffer.size() == 0) {
-      conn.stream.expires_after(kIdleTimeout);
-      const auto n = co_await conn.stream.async_read_some(
+      lowest.expires_after(kIdleTimeout);
+      const auto n = co_await stream.async_read_some(
           buffer.prepare(kHeaderLimit), asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
       buffer.commit(n);
@@ -247,66 +311,88 @@ awaitable<void> serve_requests(ServerCore& impl, Connection& conn) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(kHeaderLimit);
     parser.body_limit(impl.opts.body_limit);
-    conn.stream.expires_after(kHeaderTimeout);
-    co_await bhttp::async_read_header(conn.stream, buffer, parser,
+    lowest.expires_after(kHeaderTimeout);
+    co_await bhttp::async_read_header(stream, buffer, parser,
                                       asio::redirect_error(use_awaitable, ec));
     if (!ec) {
       const auto& head = parser.get();
       if (head.count(bhttp::field::transfer_encoding) && head.count(bhttp::field::content_length)) {
-        co_await reject_and_close(impl, conn, 400, "Bad Request",
+        co_await reject_and_close(impl, stream, 400, "Bad Request",
                                   "both Transfer-Encoding and Content-Length", started);
         co_return;
       }
       const std::string_view target = head.target();
-      if (impl.upgrade && is_ws_upgrade(head, target.substr(0, target.find('?')))) {
+      if (can_upgrade(impl, stream) && is_ws_upgrade(head, target.substr(0, target.find('?')))) {
         impl.count(bhttp::verb::get, "/ws", 101, seconds_since(started));
-        impl.upgrade(conn.stream.release_socket(), parser.release());
+        hand_over(impl, stream, parser.release());
         co_return;
       }
-      conn.stream.expires_after(kIdleTimeout);
-      co_await bhttp::async_read(conn.stream, buffer, parser,
+      lowest.expires_after(kIdleTimeout);
+      co_await bhttp::async_read(stream, buffer, parser,
                                  asio::redirect_error(use_awaitable, ec));
     }
     if (ec == bhttp::error::body_limit) {
-      co_await reject_and_close(impl, conn, 413, "Payload Too Large",
+      co_await reject_and_close(impl, stream, 413, "Payload Too Large",
                                 "request body exceeds " + std::to_string(impl.opts.body_limit) +
                                     " bytes",
                                 started);
       co_return;
     }
     if (ec == bhttp::error::header_limit) {
-      co_await reject_and_close(impl, conn, 431, "Request Header Fields Too Large",
+      co_await reject_and_close(impl, stream, 431, "Request Header Fields Too Large",
                                 "request header exceeds 16 KiB", started);
       co_return;
     }
     if (is_malformed(ec)) {
-      co_await reject_and_close(impl, conn, 400, "Bad Request", "malformed HTTP request", started);
+      co_await reject_and_close(impl, stream, 400, "Bad Request", "malformed HTTP request", started);
       co_return;
     }
     if (ec) co_return;  // timeout, reset, or the peer went away mid-request
 
     RawRequest req = parser.release();
     std::string_view route_label;
-    Response res = co_await dispatch(impl, req, remote, route_label);
+    const std::string_view origin = allowed_origin(impl.opts.cors_origins, req);
+    Response res;
+    if (!origin.empty() && is_preflight(req)) {
+      route_label = "preflight";
+      res = preflight_response(req);
+    } else {
+      res = co_await dispatch(impl, req, remote, route_label);
+    }
+    if (!origin.empty()) add_cors_headers(res, origin);
+    if (!impl.opts.cors_origins.empty()) res.set(bhttp::field::vary, "Origin");
     if (impl.stopping) res.keep_alive(false);
     add_security_headers(res);
     // Counted before the write so the figure is the server's time to answer.
     impl.count(req.method(), route_label, res.result_int(), seconds_since(started));
-    conn.stream.expires_after(kIdleTimeout);
-    co_await bhttp::async_write(conn.stream, res, asio::redirect_error(use_awaitable, ec));
+    lowest.expires_after(kIdleTimeout);
+    co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
     if (!res.keep_alive()) {
-      conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      co_await end_stream(stream);
       co_return;
     }
   }
 }
 
 awaitable<void> serve(std::shared_ptr<ServerCore> impl, tcp::socket socket) {
-  Connection conn(std::move(socket));
+  Connection conn;
   impl->connections.insert(&conn);
   try {
-    co_await serve_requests(*impl, conn);
+    if (impl->tls) {
+      TlsStream stream(std::move(socket), *impl->tls);
+      conn.lowest = &beast::get_lowest_layer(stream);
+      conn.lowest->expires_after(kHeaderTimeout);
+      beast::error_code ec;
+      co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                      asio::redirect_error(use_awaitable, ec));
+      // A failed handshake (plain HTTP to the TLS port, scanners) just ends.
+      if (!ec) co_await serve_requests(*impl, stream, conn);
+    } else {
+      beast::tcp_stream stream(std::move(socket));
+      conn.lowest = &stream;
+      co_await serve_requests(*impl, stream, conn);
+    }
   } catch (const std::exception& e) {
     spdlog::warn("http connection failed: {}", e.what());
   }
@@ -333,6 +419,20 @@ awaitable<void> accept_loop(std::shared_ptr<ServerCore> impl) {
 
 }  // namespace
 
+std::shared_ptr<asio::ssl::context> make_server_tls(const std::string& cert_file,
+                                                    const std::string& key_file) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(cert_file, ec);
+  if (ec) throw std::runtime_error("TLS certificate " + cert_file + ": " + ec.message());
+  ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("TLS key " + key_file + ": " + ec.message());
+  return ctx;
+}
+
 struct Server::Impl : ServerCore {
   using ServerCore::ServerCore;
 };
@@ -344,6 +444,8 @@ Server::Server(asio::io_context& ioc, ServerOptions opts, const Router& router,
 Server::~Server() { stop(); }
 
 void Server::set_upgrade_handler(UpgradeHandler h) { impl_->upgrade = std::move(h); }
+
+void Server::set_tls_upgrade_handler(TlsUpgradeHandler h) { impl_->tls_upgrade = std::move(h); }
 
 void Server::set_guard(Guard g) { impl_->guard = std::move(g); }
 
@@ -357,6 +459,9 @@ void Server::start() {
       throw std::logic_error("route " + route.pattern + " needs a caller but no guard is set");
     }
   }
+  if (!impl_->opts.tls_cert.empty() || !impl_->opts.tls_key.empty()) {
+    impl_->tls = make_server_tls(impl_->opts.tls_cert, impl_->opts.tls_key);
+  }
   const auto endpoint = resolve_addr(impl_->ioc, impl_->opts.addr);
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol());
@@ -364,7 +469,8 @@ void Server::start() {
   acceptor.bind(endpoint);
   acceptor.listen(asio::socket_base::max_listen_connections);
   impl_->stopping = false;
-  spdlog::info("http listening on {}:{}", endpoint.address().to_string(), port());
+  spdlog::info("{} listening on {}:{}", impl_->tls ? "https" : "http",
+               endpoint.address().to_string(), port());
   asio::co_spawn(impl_->ioc, accept_loop(std::shared_ptr<ServerCore>(impl_)), asio::detached);
 }
 
@@ -373,7 +479,7 @@ void Server::stop() {
   beast::error_code ec;
   impl_->acceptor.close(ec);
   for (Connection* conn : impl_->connections) {
-    if (conn->idle) conn->stream.socket().close(ec);
+    if (conn->idle && conn->lowest != nullptr) conn->lowest->socket().close(ec);
   }
 }
 

@@ -51,8 +51,14 @@ Hub::~Hub() {
   for (Session* s : sessions) s->detach();
 }
 
+void Hub::set_authenticator(WsAuthenticator auth) { state_->authenticate = std::move(auth); }
+
 void Hub::accept(boost::asio::ip::tcp::socket socket, http::RawRequest request) {
   start_ws_session(*this, std::move(socket), std::move(request));
+}
+
+void Hub::accept_tls(std::shared_ptr<http::TlsSocket> tls, http::RawRequest request) {
+  start_ws_session(*this, std::move(tls), std::move(request));
 }
 
 bool Hub::wants_readings(core::TenantId tenant, std::string_view device) const noexcept {

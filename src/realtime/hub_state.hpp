@@ -38,6 +38,7 @@ struct Hub::State {
 
   boost::asio::io_context& ioc;
   HubOptions opts;
+  WsAuthenticator authenticate;  // empty: every session is kDefaultTenant's
   metrics::Gauge& connections;
   metrics::Counter& dropped;
   metrics::Counter& slow_closes;

@@ -39,6 +39,36 @@ std::optional<std::uint64_t> parse_seq(std::string_view s) {
 
 }  // namespace
 
+bool Session::auth_required() const noexcept {
+  return hub_ != nullptr && static_cast<bool>(hub_->authenticate);
+}
+
+std::chrono::milliseconds Session::auth_timeout() const noexcept {
+  return hub_ != nullptr ? hub_->opts.auth_timeout : std::chrono::milliseconds(0);
+}
+
+WsAuth Session::check_token(std::string_view token,
+                            std::optional<core::TenantId> requested) const {
+  if (hub_ == nullptr || !hub_->authenticate) return {std::nullopt, 401, "server stopping"};
+  return hub_->authenticate(token, requested);
+}
+
+WsAuth Session::check_auth_message(std::string_view text) const {
+  const auto msg = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const auto op = msg.is_object() ? msg.find("op") : msg.end();
+  if (!msg.is_object() || op == msg.end() || !op->is_string() || *op != "auth") {
+    return {std::nullopt, 401, "the first message must be {\"op\":\"auth\",\"token\":…}"};
+  }
+  const auto token = msg.find("token");
+  if (token == msg.end() || !token->is_string()) return {std::nullopt, 401, "\"token\" missing"};
+  std::optional<core::TenantId> requested;
+  if (const auto t = msg.find("tenant"); t != msg.end()) {
+    if (!t->is_number_integer()) return {std::nullopt, 400, "\"tenant\" must be an integer"};
+    requested = t->get<core::TenantId>();
+  }
+  return check_token(token->get_ref<const std::string&>(), requested);
+}
+
 Session::Session(Hub& hub, core::TenantId tenant)
     : hub_(hub.state_.get()), tenant_(tenant), queue_(hub_->opts.session_queue) {}
 
@@ -147,7 +177,7 @@ void Session::handle_message(std::string_view text) {
     }
     replay_alerts(since->get<std::uint64_t>());
   } else if (op == "auth") {
-    // Accepted so clients can send it already; checked once auth is built.
+    // Already authenticated (or the hub has no authenticator): nothing to do.
   } else {
     reply(error_frame(hub_->next_seq(), "unknown op: " + op));
   }

@@ -5,8 +5,10 @@
 /// session is owned by its coroutines through shared_ptr; the hub indexes it
 /// by raw pointer between open() and finish(). Loop thread only.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -14,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <peregrine/http/router.hpp>
+#include <peregrine/http/server.hpp>
 #include <peregrine/realtime/hub.hpp>
 
 #include "realtime/out_queue.hpp"
@@ -44,6 +47,17 @@ class Session : public std::enable_shared_from_this<Session> {
   void detach() noexcept;
 
  protected:
+  /// Whether the hub has an authenticator (else the session is open as is).
+  bool auth_required() const noexcept;
+  /// The authenticator's verdict on `token`; refused when the hub is gone.
+  WsAuth check_token(std::string_view token, std::optional<core::TenantId> requested) const;
+  /// The verdict on a first message, which must be `{"op":"auth","token":…}`
+  /// (optionally `"tenant": N`).
+  WsAuth check_auth_message(std::string_view text) const;
+  /// How long a session may stay unauthenticated.
+  std::chrono::milliseconds auth_timeout() const noexcept;
+  /// Only before open(): the tenant authentication chose.
+  void set_tenant(core::TenantId tenant) noexcept { tenant_ = tenant; }
   /// Registers with the hub, then replays alerts if `target` has `since=`.
   void open(std::string_view target);
   /// One text message from the client.
@@ -72,5 +86,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 /// Accepts the upgrade on `socket` and runs the session (ws_session.cpp).
 void start_ws_session(Hub& hub, boost::asio::ip::tcp::socket socket, http::RawRequest request);
+/// The same over a TLS connection after its handshake.
+void start_ws_session(Hub& hub, std::shared_ptr<http::TlsSocket> tls, http::RawRequest request);
 
 }  // namespace peregrine::realtime

@@ -1,7 +1,8 @@
-// The socket side of a hub session: Beast websocket::stream, one read loop
-// and one writer coroutine per client. The only Beast translation unit of the
-// realtime module.
+// The socket side of a hub session: Beast websocket::stream over TCP or TLS,
+// one read loop and one writer coroutine per client. The only Beast
+// translation unit of the realtime module.
 
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -14,8 +15,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <spdlog/spdlog.h>
+
+#include <peregrine/http/tls.hpp>
 
 #include "realtime/session.hpp"
 
@@ -26,6 +31,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace bhttp = beast::http;
 using asio::awaitable;
 using asio::use_awaitable;
 using namespace std::chrono_literals;
@@ -44,11 +50,14 @@ void log_failure(std::exception_ptr e) {
   }
 }
 
+// Stream: beast::tcp_stream (ws://) or http::TlsStream (wss://).
+template <class Stream>
 class WsSession final : public Session {
  public:
-  WsSession(Hub& hub, asio::ip::tcp::socket socket, http::RawRequest request)
+  template <class NextLayer>
+  WsSession(Hub& hub, NextLayer&& next_layer, http::RawRequest request)
       : Session(hub, core::kDefaultTenant),
-        ws_(std::move(socket)),
+        ws_(std::forward<NextLayer>(next_layer)),
         request_(std::move(request)),
         signal_(ws_.get_executor()),
         close_guard_(ws_.get_executor()) {}
@@ -58,20 +67,45 @@ class WsSession final : public Session {
   static awaitable<void> run(std::shared_ptr<WsSession> self) {
     auto& ws = self->ws_;
     beast::error_code ec;
+    bool authenticated = !self->auth_required();
+    if (!authenticated) {
+      const WsAuth verdict = self->check_query_token();
+      if (!verdict.tenant && verdict.status != 0) {
+        co_await refuse(self, verdict);
+        co_return;
+      }
+      if (verdict.tenant) {
+        self->set_tenant(*verdict.tenant);
+        authenticated = true;
+      }
+    }
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.read_message_max(kReadMessageMax);
     co_await ws.async_accept(self->request_, asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
-    self->open(self->request_.target());
-    self->request_ = {};
-    asio::co_spawn(ws.get_executor(), write_loop(self), log_failure);
+    if (authenticated) {
+      self->start();
+    } else {
+      asio::co_spawn(ws.get_executor(), auth_deadline(self), log_failure);
+    }
 
     beast::flat_buffer buffer;
     for (;;) {
       co_await ws.async_read(buffer, asio::redirect_error(use_awaitable, ec));
       if (ec) break;
       const auto data = buffer.data();
-      self->handle_message(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      const std::string_view text(static_cast<const char*>(data.data()), data.size());
+      if (self->closing_) {
+        // Draining until the close handshake ends; nothing more is handled.
+      } else if (self->started_) {
+        self->handle_message(text);
+      } else if (const WsAuth verdict = self->check_auth_message(text); verdict.tenant) {
+        self->set_tenant(*verdict.tenant);
+        self->start();
+      } else {
+        spdlog::info("websocket refused: {}", verdict.detail);
+        self->close(CloseCode::policy);
+      }
       buffer.consume(buffer.size());
     }
     self->finish();
@@ -90,6 +124,63 @@ class WsSession final : public Session {
   }
 
  private:
+  // The verdict on `?token=` (with `?tenant=`); status 0 and no tenant when
+  // the target carries no token (the first message must then authenticate).
+  WsAuth check_query_token() const {
+    const std::string_view target = request_.target();
+    const auto qmark = target.find('?');
+    if (qmark == std::string_view::npos) return {std::nullopt, 0, {}};
+    const auto query = http::parse_query(target.substr(qmark + 1));
+    const auto token = query.find("token");
+    if (token == query.end()) return {std::nullopt, 0, {}};
+    std::optional<core::TenantId> requested;
+    if (const auto t = query.find("tenant"); t != query.end()) {
+      core::TenantId v = 0;
+      const auto [end, err] = std::from_chars(t->second.data(), t->second.data() + t->second.size(), v);
+      if (err != std::errc{} || end != t->second.data() + t->second.size()) {
+        return {std::nullopt, 400, "tenant must be an integer"};
+      }
+      requested = v;
+    }
+    return check_token(token->second, requested);
+  }
+
+  // Registers with the hub (replaying `since=`) and starts the writer.
+  void start() {
+    started_ = true;
+    open(request_.target());
+    request_ = {};
+    auto self = std::static_pointer_cast<WsSession>(shared_from_this());
+    asio::co_spawn(ws_.get_executor(), write_loop(std::move(self)), log_failure);
+  }
+
+  // An upgrade request whose token is refused gets a plain HTTP answer: the
+  // client sees 401/403 instead of a WebSocket that closes at once.
+  static awaitable<void> refuse(std::shared_ptr<WsSession> self, const WsAuth& verdict) {
+    const unsigned status = verdict.status == 0 ? 401 : verdict.status;
+    auto res = http::problem_response(self->request_, status,
+                                      status == 403   ? "Forbidden"
+                                      : status == 400 ? "Bad Request"
+                                                      : "Unauthorized",
+                                      verdict.detail);
+    if (status == 401) res.set(bhttp::field::www_authenticate, R"(Bearer realm="peregrine")");
+    res.keep_alive(false);
+    auto& lowest = beast::get_lowest_layer(self->ws_);
+    beast::error_code ec;
+    lowest.expires_after(kCloseGuard);
+    co_await bhttp::async_write(self->ws_.next_layer(), res, asio::redirect_error(use_awaitable, ec));
+    lowest.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    lowest.close();
+  }
+
+  static awaitable<void> auth_deadline(std::shared_ptr<WsSession> self) {
+    beast::error_code ec;
+    asio::steady_timer timer(self->ws_.get_executor());
+    timer.expires_after(self->auth_timeout());
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (!self->started_ && !self->stopped_) self->close(CloseCode::policy);
+  }
+
   void wake() override {
     if (writer_idle_) signal_.cancel();
   }
@@ -126,10 +217,11 @@ class WsSession final : public Session {
     beast::get_lowest_layer(self->ws_).close();
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   http::RawRequest request_;
   asio::steady_timer signal_;
   asio::steady_timer close_guard_;
+  bool started_ = false;  // authenticated and registered with the hub
   bool writer_idle_ = false;
   bool closing_ = false;
   bool stopped_ = false;
@@ -138,9 +230,17 @@ class WsSession final : public Session {
 }  // namespace
 
 void start_ws_session(Hub& hub, asio::ip::tcp::socket socket, http::RawRequest request) {
-  auto session = std::make_shared<WsSession>(hub, std::move(socket), std::move(request));
+  using Plain = WsSession<beast::tcp_stream>;
+  auto session = std::make_shared<Plain>(hub, std::move(socket), std::move(request));
   auto executor = session->executor();
-  asio::co_spawn(executor, WsSession::run(std::move(session)), log_failure);
+  asio::co_spawn(executor, Plain::run(std::move(session)), log_failure);
+}
+
+void start_ws_session(Hub& hub, std::shared_ptr<http::TlsSocket> tls, http::RawRequest request) {
+  using Secure = WsSession<http::TlsStream>;
+  auto session = std::make_shared<Secure>(hub, std::move(tls->stream), std::move(request));
+  auto executor = session->executor();
+  asio::co_spawn(executor, Secure::run(std::move(session)), log_failure);
 }
 
 }  // namespace peregrine::realtime

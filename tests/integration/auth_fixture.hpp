@@ -19,6 +19,10 @@ class AuthTest : public IntegrationTest {
     env.emplace("PEREGRINE_ADMIN_EMAIL", kRootEmail);
     env.emplace("PEREGRINE_ADMIN_PASSWORD", kRootPassword);
     env.emplace("PEREGRINE_JWT_SECRET", kSecret);
+    // These tests log in and call in quick bursts; rate_limit_test sets limits.
+    env.emplace("PEREGRINE_RATE_LOGIN_PER_MIN", "0");
+    env.emplace("PEREGRINE_RATE_API_PER_MIN", "0");
+    env.emplace("PEREGRINE_RATE_INGEST_PER_MIN", "0");
     return start_server(env);
   }
 

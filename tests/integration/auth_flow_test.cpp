@@ -30,7 +30,7 @@ TEST_F(AuthFlowTest, RefreshRotatesAndReuseRevokesTheFamily) {
   EXPECT_NE(reuse.header("www-authenticate").find("Bearer"), std::string::npos);
   EXPECT_EQ(call("POST", "/api/v1/auth/refresh", "", json{{"refresh_token", r2}}.dump()).status, 401);
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND family = "
-                        "(SELECT family FROM refresh_tokens WHERE token_hash IS NOT NULL LIMIT 1)"),
+                        "(SELECT family FROM refresh_tokens WHERE token_hash IS NOT NULL ORDER BY id DESC LIMIT 1)"),
             0);
 
   // A fresh login is a new family; logout ends it.

@@ -8,10 +8,12 @@
 /// Immutable after construction: loop thread or any other.
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <peregrine/auth/roles.hpp>
 #include <peregrine/auth/token_signer.hpp>
+#include <peregrine/core/types.hpp>
 #include <peregrine/http/router.hpp>
 
 namespace peregrine::auth {
@@ -27,6 +29,18 @@ class Authenticator {
 
   /// A guard that authenticates and stores the principal in the request.
   http::Guard guard() const;
+
+  /// Which tenant's live frames (WebSocket) the holder of access token
+  /// `token` receives: its own; only a superadmin may name another with
+  /// `requested`. On refusal `tenant` is empty and `status` is 401 (bad
+  /// token) or 403 (another tenant asked for).
+  struct StreamGrant {
+    std::optional<core::TenantId> tenant;
+    unsigned status = 401;
+    std::string detail;
+  };
+  StreamGrant stream_tenant(std::string_view token,
+                            std::optional<core::TenantId> requested) const;
 
  private:
   const TokenSigner& signer_;

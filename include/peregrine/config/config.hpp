@@ -18,6 +18,9 @@ struct Config {
   std::string http_addr = "0.0.0.0:8080";  ///< PEREGRINE_HTTP_ADDR
   std::string web_root = "web";            ///< PEREGRINE_WEB_ROOT
   std::size_t http_body_limit = 1 << 20;   ///< PEREGRINE_HTTP_BODY_LIMIT (bytes)
+  std::string cors_origins;                ///< PEREGRINE_CORS_ORIGINS (comma-separated)
+  std::string tls_cert;                    ///< PEREGRINE_TLS_CERT (PEM chain; empty = plain HTTP)
+  std::string tls_key;                     ///< PEREGRINE_TLS_KEY (PEM private key)
   // [postgres]
   std::string pg_url = "postgresql://peregrine@127.0.0.1:5432/peregrine";  ///< PEREGRINE_PG_URL
   std::string migrations_dir = "migrations";  ///< PEREGRINE_MIGRATIONS_DIR
@@ -31,6 +34,9 @@ struct Config {
   std::string mqtt_username;                      ///< PEREGRINE_MQTT_USERNAME
   std::string mqtt_password;                      ///< PEREGRINE_MQTT_PASSWORD
   std::size_t mqtt_max_payload = 64 * 1024;       ///< PEREGRINE_MQTT_MAX_PAYLOAD (bytes)
+  std::string mqtt_ca_file;                       ///< PEREGRINE_MQTT_CA_FILE (for ssl://)
+  std::string mqtt_passwd_file;                   ///< PEREGRINE_MQTT_PASSWD_FILE (written; empty = not)
+  std::string mqtt_reload_pid_file;               ///< PEREGRINE_MQTT_RELOAD_PID_FILE (SIGHUP target)
   // [ingest]
   bool auto_provision = true;                     ///< PEREGRINE_AUTO_PROVISION
   int max_past_days = 400;                        ///< PEREGRINE_INGEST_MAX_PAST_DAYS
@@ -46,6 +52,11 @@ struct Config {
   std::string admin_email;                        ///< PEREGRINE_ADMIN_EMAIL
   std::string admin_password;                     ///< PEREGRINE_ADMIN_PASSWORD
   std::string jwt_secret;                         ///< PEREGRINE_JWT_SECRET
+  // [rate] (0 = no limit)
+  int rate_login_per_min = 30;                    ///< PEREGRINE_RATE_LOGIN_PER_MIN (per IP)
+  int rate_ingest_per_min = 600;                  ///< PEREGRINE_RATE_INGEST_PER_MIN (per device, HTTP)
+  int rate_api_per_min = 1200;                    ///< PEREGRINE_RATE_API_PER_MIN (per user)
+  int rate_burst_seconds = 10;                    ///< PEREGRINE_RATE_BURST_SECONDS
   // [log]
   std::string log_level = "info";                 ///< PEREGRINE_LOG_LEVEL
 };

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,10 +23,21 @@ struct ServerOptions {
   std::string addr = "0.0.0.0:8080";  ///< host:port; port 0 picks a free one
   std::string web_root = "web";
   std::size_t body_limit = 1 << 20;
+  /// Origins (`https://ops.example.org`) whose pages may call the API: their
+  /// requests get `Access-Control-Allow-Origin`, their preflight `OPTIONS`
+  /// is answered 204 by the server. Other origins get no CORS headers.
+  std::vector<std::string> cors_origins;
+  /// PEM certificate chain and key: when both are set, every connection is
+  /// HTTPS (and WebSocket upgrades WSS); plain HTTP is not served.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 /// Takes over the socket of a WebSocket upgrade request.
 using UpgradeHandler = std::function<void(boost::asio::ip::tcp::socket, RawRequest)>;
+/// The same over TLS: the stream after its handshake (http/tls.hpp).
+struct TlsSocket;
+using TlsUpgradeHandler = std::function<void(std::shared_ptr<TlsSocket>, RawRequest)>;
 
 class Server {
  public:
@@ -34,9 +46,11 @@ class Server {
   ~Server();
 
   void set_upgrade_handler(UpgradeHandler h);
+  void set_tls_upgrade_handler(TlsUpgradeHandler h);
   /// Checks every routed request before its handler (authentication).
   void set_guard(Guard g);
-  /// Binds and starts accepting. Throws if the address cannot be bound, and
+  /// Binds and starts accepting. Throws if the address cannot be bound or
+  /// the TLS certificate or key cannot be loaded, and
   /// std::logic_error when a route declares an Access outside the enum or
   /// needs a caller while no guard is set (no route runs unchecked).
   void start();

@@ -8,9 +8,12 @@
 /// Every message carries a `seq` from one hub-wide increasing counter, so a
 /// client's stream is increasing and `since=<seq>` can replay recent alerts.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,6 +24,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <peregrine/http/router.hpp>
+#include <peregrine/http/server.hpp>
 #include <peregrine/ingest/sinks.hpp>
 #include <peregrine/metrics/registry.hpp>
 
@@ -29,21 +33,46 @@ namespace peregrine::realtime {
 struct HubOptions {
   std::size_t session_queue = 1024;  ///< messages queued per session before coalescing
   std::size_t alert_replay = 1000;   ///< recent alert frames kept for `since`
+  std::chrono::milliseconds auth_timeout{5000};  ///< for the first `{"op":"auth"}`
 };
 
 class Session;  // defined in src/realtime
+
+/// What authenticating a WebSocket client decided: the tenant whose frames it
+/// receives, or (tenant empty) the HTTP status (401/403) and why it is refused.
+struct WsAuth {
+  std::optional<core::TenantId> tenant;
+  unsigned status = 401;
+  std::string detail;
+};
+
+/// Checks an access token; `requested` is the tenant the client asked for
+/// (`?tenant=` or `"tenant"` in the auth op), nullopt when it did not ask.
+/// Called on the loop thread: must not block.
+using WsAuthenticator =
+    std::function<WsAuth(std::string_view token, std::optional<core::TenantId> requested)>;
 
 class Hub final : public ingest::RealtimeSink {
  public:
   Hub(boost::asio::io_context& ioc, HubOptions opts, metrics::Registry& metrics);
   ~Hub() override;
 
-  /// Takes over an upgraded HTTP connection (http::UpgradeHandler). The
-  /// session's tenant comes from authentication when that is built; until
-  /// then every session belongs to core::kDefaultTenant, and
-  /// `{"op":"auth"}` / `?token=` are accepted without being checked.
+  /// Every session must authenticate through `auth` (set before start):
+  /// with `?token=<access token>` in the upgrade request — refused with an
+  /// HTTP 401/403 before upgrading when the authenticator says so — or, when
+  /// the target has no token, with a first message `{"op":"auth","token":…}`
+  /// within HubOptions::auth_timeout, else the session is closed with 1008
+  /// (also when that first message is anything else or is refused). The
+  /// session then receives only its tenant's frames. Without an
+  /// authenticator (unit tests) every session belongs to core::kDefaultTenant
+  /// and `{"op":"auth"}` is ignored.
+  void set_authenticator(WsAuthenticator auth);
+
+  /// Takes over an upgraded HTTP connection (http::UpgradeHandler).
   /// `?since=N` in the request target replays alerts (see publish_alert).
   void accept(boost::asio::ip::tcp::socket socket, http::RawRequest request);
+  /// The same for a WSS upgrade (http::TlsUpgradeHandler).
+  void accept_tls(std::shared_ptr<http::TlsSocket> tls, http::RawRequest request);
 
   // ingest::RealtimeSink
   bool wants_readings(core::TenantId tenant, std::string_view device) const noexcept override;

@@ -1,0 +1,185 @@
+// Device logins on a real Mosquitto with authentication on and the ACL of
+// scripts/lib/mosquitto_auth.sh: Peregrine writes the password file from the
+// registry and makes the broker reload it. A device publishes its own
+// telemetry, cannot publish under another device's topic, cannot read
+// another device's commands; a rotated token stops working.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <mqtt/client.h>
+
+#include "auth_fixture.hpp"
+
+namespace peregrine::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kBrokerUser = "peregrine-itest";
+constexpr const char* kBrokerPassword = "broker-password-1";
+
+// A Mosquitto of this test, configured by scripts/lib/mosquitto_auth.sh.
+class AuthBroker {
+ public:
+  AuthBroker() : dir_("/tmp/peregrine-mqtt-auth-" + random_hex(8)), port_(free_port()) {
+    std::filesystem::create_directories(dir_);
+    const std::string lib = std::string(PEREGRINE_SOURCE_DIR) + "/scripts/lib/mosquitto_auth.sh";
+    const std::string conf = dir_ + "/mosquitto.conf";
+    {
+      std::ofstream out(conf);
+      out << "listener " << port_ << " 127.0.0.1\n"
+          << "persistence false\n"
+          << "log_dest file " << dir_ << "/mosquitto.log\n"
+          << "pid_file " << dir_ << "/mosquitto.pid\n"
+          << "user " << (::getuid() == 0 ? "root" : std::getenv("USER") ? std::getenv("USER") : "root")
+          << "\n";
+    }
+    const std::string cmd = "bash -c 'source " + lib + " && mosquitto_auth_setup " + dir_ + " " +
+                            kBrokerUser + " " + kBrokerPassword + " && mosquitto_auth_conf " +
+                            dir_ + " >> " + conf + "'";
+    ok_ = std::system(cmd.c_str()) == 0;
+    if (!ok_) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execlp("mosquitto", "mosquitto", "-c", conf.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ok_ = pid_ > 0 && eventually([&] { return std::filesystem::exists(pid_file()); }, 10s);
+  }
+  ~AuthBroker() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  bool ok() const { return ok_; }
+  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  std::string passwd_file() const { return dir_ + "/mosquitto.passwd"; }
+  std::string pid_file() const { return dir_ + "/mosquitto.pid"; }
+  std::string log() const { return file_tail(dir_ + "/mosquitto.log"); }
+
+ private:
+  std::string dir_;
+  int port_;
+  pid_t pid_ = -1;
+  bool ok_ = false;
+};
+
+// A device (or Peregrine) logged in to the broker: Paho's blocking client.
+class Login {
+ public:
+  Login(const std::string& url, const std::string& user, const std::string& password)
+      : client_(url, "itest-" + user + "-" + random_hex(4)) {
+    auto opts = mqtt::connect_options_builder()
+                    .user_name(user)
+                    .password(password)
+                    .clean_session(true)
+                    .connect_timeout(3s)
+                    .finalize();
+    try {
+      client_.start_consuming();
+      client_.connect(opts);
+      connected_ = true;
+    } catch (const mqtt::exception&) {
+      connected_ = false;
+    }
+  }
+  ~Login() {
+    try {
+      if (connected_) client_.disconnect();
+    } catch (const mqtt::exception&) {
+    }
+  }
+  bool connected() const { return connected_; }
+  void publish(const std::string& topic, const std::string& payload) {
+    client_.publish(mqtt::make_message(topic, payload, 1, false));
+  }
+  void subscribe(const std::string& topic) {
+    try {
+      client_.subscribe(topic, 1);
+    } catch (const mqtt::exception&) {
+      // Mosquitto 2 answers a denied subscription with a failure code.
+    }
+  }
+  std::optional<std::string> next_topic(std::chrono::milliseconds timeout) {
+    mqtt::const_message_ptr msg;
+    if (!client_.try_consume_message_for(&msg, timeout) || !msg) return std::nullopt;
+    return msg->get_topic();
+  }
+
+ private:
+  mqtt::client client_;
+  bool connected_ = false;
+};
+
+class MqttAuthTest : public AuthTest {};
+
+TEST_F(MqttAuthTest, DevicesAreConfinedToTheirOwnTopics) {
+  AuthBroker broker;
+  ASSERT_TRUE(broker.ok()) << broker.log();
+  ASSERT_TRUE(start({{"PEREGRINE_MQTT_URL", broker.url()},
+                     {"PEREGRINE_MQTT_USERNAME", kBrokerUser},
+                     {"PEREGRINE_MQTT_PASSWORD", kBrokerPassword},
+                     {"PEREGRINE_MQTT_PASSWD_FILE", broker.passwd_file()},
+                     {"PEREGRINE_MQTT_RELOAD_PID_FILE", broker.pid_file()}}))
+      << broker.log();
+  const std::string root = root_token();
+  const std::string a = device("ma"), b = device("mb");
+  const auto ca = call("POST", "/api/v1/devices", root, json{{"id", a}}.dump());
+  const auto cb = call("POST", "/api/v1/devices", root, json{{"id", b}}.dump());
+  ASSERT_EQ(ca.status, 201) << ca.body;
+  ASSERT_EQ(cb.status, 201) << cb.body;
+  const std::string tok_a = ca.json()["token"], tok_b = cb.json()["token"];
+
+  // The broker reloads the password file on SIGHUP, a moment after the call.
+  std::unique_ptr<Login> dev_a;
+  ASSERT_TRUE(eventually([&] {
+    dev_a = std::make_unique<Login>(broker.url(), a, tok_a);
+    return dev_a->connected();
+  }, 10s)) << broker.log();
+  EXPECT_FALSE(Login(broker.url(), a, tok_b).connected()) << "another device's token";
+  EXPECT_FALSE(Login(broker.url(), a, "").connected());
+  EXPECT_FALSE(Login(broker.url(), "nobody", tok_a).connected());
+
+  // Own telemetry arrives; telemetry under b's topic is dropped by the broker.
+  dev_a->publish(telemetry_topic(a), telemetry(now_ms(), 1, {{"co", 1}}).dump());
+  ASSERT_TRUE(wait_rows(1, a));
+  dev_a->publish(telemetry_topic(b), telemetry(now_ms(), 1, {{"co", 666}}).dump());
+  dev_a->publish(telemetry_topic(a), telemetry(now_ms(), 2, {{"co", 2}}).dump());
+  ASSERT_TRUE(wait_rows(2, a));  // published after the forbidden one
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(db_->count_readings(b), 0);
+
+  // Commands: a reads its own, never b's.
+  Login server(broker.url(), kBrokerUser, kBrokerPassword);
+  ASSERT_TRUE(server.connected());
+  dev_a->subscribe("devices/" + b + "/commands");
+  dev_a->subscribe("devices/" + a + "/commands");
+  Login dev_b(broker.url(), b, tok_b);
+  ASSERT_TRUE(dev_b.connected());
+  dev_b.subscribe("devices/" + b + "/commands");
+  server.publish("devices/" + b + "/commands", R"({"id":"c1","name":"x"})");
+  server.publish("devices/" + a + "/commands", R"({"id":"c2","name":"x"})");
+  EXPECT_EQ(dev_a->next_topic(5s).value_or(""), "devices/" + a + "/commands");
+  EXPECT_FALSE(dev_a->next_topic(1s).has_value());
+  EXPECT_EQ(dev_b.next_topic(5s).value_or(""), "devices/" + b + "/commands");
+
+  // Rotation: the old token stops working once the broker reloaded.
+  const auto rot = call("POST", "/api/v1/devices/" + a + "/token", root);
+  ASSERT_EQ(rot.status, 200);
+  const std::string tok_a2 = rot.json()["token"];
+  EXPECT_TRUE(eventually([&] { return Login(broker.url(), a, tok_a2).connected(); }, 10s));
+  EXPECT_FALSE(Login(broker.url(), a, tok_a).connected());
+}
+
+}  // namespace
+}  // namespace peregrine::test
