@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
@@ -43,19 +45,30 @@ int main(int argc, char** argv) {
     stream.handshake(host + ":" + port, "/ws?token=" + token);
     stream.text(true);
     stream.write(asio::buffer(std::string(R"({"op":"subscribe","topics":["readings:*"]})")));
+    // Synchronous websocket reads ignore tcp_stream timeouts: read
+    // asynchronously and let a timer end the measurement.
     beast::flat_buffer buf;
-    while (std::chrono::steady_clock::now() < deadline) {
-      beast::get_lowest_layer(stream).expires_at(deadline);
-      beast::error_code ec;
-      stream.read(buf, ec);
-      if (ec) break;  // deadline reached, or the server went away
-      const peregrine::core::Micros now = clock.now_us();
-      const auto frame = nlohmann::json::parse(beast::buffers_to_string(buf.data()), nullptr, false);
-      buf.consume(buf.size());
-      if (!frame.is_object() || frame.value("type", "") != "reading") continue;
-      const auto ts = peregrine::core::parse_rfc3339(frame.value("ts", ""));
-      if (ts) lat_ms.push_back(static_cast<double>(now - *ts) / 1000.0);
-    }
+    asio::steady_timer timer(ioc, deadline);
+    timer.async_wait([&](const beast::error_code&) { beast::get_lowest_layer(stream).close(); });
+    std::function<void()> read_next = [&] {
+      stream.async_read(buf, [&](const beast::error_code& ec, std::size_t) {
+        if (ec) {
+          timer.cancel();  // deadline reached, or the server went away
+          return;
+        }
+        const peregrine::core::Micros now = clock.now_us();
+        const auto frame =
+            nlohmann::json::parse(beast::buffers_to_string(buf.data()), nullptr, false);
+        buf.consume(buf.size());
+        if (frame.is_object() && frame.value("type", "") == "reading") {
+          if (const auto ts = peregrine::core::parse_rfc3339(frame.value("ts", "")))
+            lat_ms.push_back(static_cast<double>(now - *ts) / 1000.0);
+        }
+        read_next();
+      });
+    };
+    read_next();
+    ioc.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "peregrine-wsprobe: %s\n", e.what());
     return 1;

@@ -11,6 +11,7 @@
 #include <peregrine/storage/alert_store.hpp>
 
 #include "api/auth_support.hpp"
+#include "api/handler_support.hpp"
 
 namespace peregrine::api {
 
@@ -61,11 +62,7 @@ awaitable<http::Response> list_alerts(AlertingContext& ctx, http::Request& req) 
     return out;
   });
 
-  json next = nullptr;
-  if (items.size() > limit) {
-    items.erase(items.end() - 1);
-    next = std::to_string(items.back()["id"].get<std::int64_t>());
-  }
+  const json next = take_page(items, limit);
   json shown = json::array();
   for (json& j : items) {
     overlay(ctx, j, tenant);
@@ -153,14 +150,11 @@ awaitable<http::Response> resolve_alert(AlertingContext& ctx, http::Request& req
 }  // namespace
 
 void add_alert_routes(http::Router& router, AlertingContext& ctx) {
-  auto bind = [&ctx](awaitable<http::Response> (*fn)(AlertingContext&, http::Request&)) {
-    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
-  };
-  router.add(bhttp::verb::get, "/api/v1/alerts", http::Access::viewer, bind(list_alerts));
-  router.add(bhttp::verb::get, "/api/v1/alerts/{id}", http::Access::viewer, bind(get_alert));
-  router.add(bhttp::verb::post, "/api/v1/alerts/{id}/ack", http::Access::operator_, bind(ack_alert));
+  router.add(bhttp::verb::get, "/api/v1/alerts", http::Access::viewer, bind(ctx, list_alerts));
+  router.add(bhttp::verb::get, "/api/v1/alerts/{id}", http::Access::viewer, bind(ctx, get_alert));
+  router.add(bhttp::verb::post, "/api/v1/alerts/{id}/ack", http::Access::operator_, bind(ctx, ack_alert));
   router.add(bhttp::verb::post, "/api/v1/alerts/{id}/resolve", http::Access::operator_,
-             bind(resolve_alert));
+             bind(ctx, resolve_alert));
 }
 
 }  // namespace peregrine::api

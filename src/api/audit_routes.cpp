@@ -6,6 +6,7 @@
 #include <peregrine/api/context.hpp>
 
 #include "api/auth_support.hpp"
+#include "api/handler_support.hpp"
 
 namespace peregrine::api {
 
@@ -43,11 +44,7 @@ awaitable<http::Response> list_audit(Context& ctx, http::Request& req) {
     }
     return out;
   });
-  json next = nullptr;
-  if (items.size() > limit) {
-    items.erase(items.end() - 1);
-    next = std::to_string(items.back()["id"].get<std::int64_t>());
-  }
+  const json next = take_page(items, limit);
   co_return http::json_response(req.raw, 200, {{"items", std::move(items)}, {"next", next}});
 }
 

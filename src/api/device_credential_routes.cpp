@@ -14,6 +14,7 @@
 #include <peregrine/ingest/telemetry_decoder.hpp>
 
 #include "api/auth_support.hpp"
+#include "api/handler_support.hpp"
 
 namespace peregrine::api {
 
@@ -166,13 +167,10 @@ awaitable<http::Response> ingest_telemetry(Context& ctx, http::Request& req) {
 }  // namespace
 
 void add_device_credential_routes(http::Router& router, Context& ctx) {
-  auto bind = [&ctx](awaitable<http::Response> (*fn)(Context&, http::Request&)) {
-    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
-  };
-  router.add(bhttp::verb::post, "/api/v1/devices", http::Access::admin, bind(create_device));
-  router.add(bhttp::verb::post, "/api/v1/devices/{id}/token", http::Access::admin, bind(rotate_token));
+  router.add(bhttp::verb::post, "/api/v1/devices", http::Access::admin, bind(ctx, create_device));
+  router.add(bhttp::verb::post, "/api/v1/devices/{id}/token", http::Access::admin, bind(ctx, rotate_token));
   router.add(bhttp::verb::post, "/api/v1/devices/{id}/telemetry", http::Access::device,
-             bind(ingest_telemetry));
+             bind(ctx, ingest_telemetry));
 }
 
 }  // namespace peregrine::api

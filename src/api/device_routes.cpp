@@ -11,6 +11,7 @@
 #include <peregrine/core/time_format.hpp>
 
 #include "api/params.hpp"
+#include "api/handler_support.hpp"
 
 namespace peregrine::api {
 
@@ -87,11 +88,7 @@ awaitable<http::Response> list_devices(Context& ctx, http::Request& req) {
     return out;
   });
 
-  json next = nullptr;
-  if (items.size() > limit) {
-    items.erase(items.end() - 1);
-    next = items.back()["id"];
-  }
+  const json next = take_page(items, limit);
   for (json& d : items) overlay_live(ctx.registry, d);
   co_return http::json_response(req.raw, 200, {{"items", std::move(items)}, {"next", next}});
 }
@@ -167,14 +164,11 @@ awaitable<http::Response> get_readings(Context& ctx, http::Request& req) {
 }  // namespace
 
 void add_device_routes(http::Router& router, Context& ctx) {
-  auto bind = [&ctx](awaitable<http::Response> (*fn)(Context&, http::Request&)) {
-    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
-  };
-  router.add(bhttp::verb::get, "/api/v1/devices", http::Access::viewer, bind(list_devices));
-  router.add(bhttp::verb::get, "/api/v1/devices/{id}", http::Access::viewer, bind(get_device));
-  router.add(bhttp::verb::get, "/api/v1/devices/{id}/state", http::Access::viewer, bind(get_state));
+  router.add(bhttp::verb::get, "/api/v1/devices", http::Access::viewer, bind(ctx, list_devices));
+  router.add(bhttp::verb::get, "/api/v1/devices/{id}", http::Access::viewer, bind(ctx, get_device));
+  router.add(bhttp::verb::get, "/api/v1/devices/{id}/state", http::Access::viewer, bind(ctx, get_state));
   router.add(bhttp::verb::get, "/api/v1/devices/{id}/readings", http::Access::viewer,
-             bind(get_readings));
+             bind(ctx, get_readings));
 }
 
 }  // namespace peregrine::api

@@ -12,6 +12,7 @@
 #include <peregrine/storage/alert_store.hpp>
 
 #include "api/auth_support.hpp"
+#include "api/handler_support.hpp"
 
 namespace peregrine::api {
 
@@ -103,11 +104,7 @@ awaitable<http::Response> list_rules(AlertingContext& ctx, http::Request& req) {
       out.push_back(row_json(row));
     return out;
   });
-  json next = nullptr;
-  if (items.size() > limit) {
-    items.erase(items.end() - 1);
-    next = std::to_string(items.back()["id"].get<std::int64_t>());
-  }
+  const json next = take_page(items, limit);
   co_return http::json_response(req.raw, 200, {{"items", std::move(items)}, {"next", next}});
 }
 
@@ -307,15 +304,12 @@ awaitable<http::Response> backtest_rule(AlertingContext& ctx, http::Request& req
 }  // namespace
 
 void add_rule_routes(http::Router& router, AlertingContext& ctx) {
-  auto bind = [&ctx](awaitable<http::Response> (*fn)(AlertingContext&, http::Request&)) {
-    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
-  };
-  router.add(bhttp::verb::get, "/api/v1/rules", http::Access::viewer, bind(list_rules));
-  router.add(bhttp::verb::post, "/api/v1/rules", http::Access::admin, bind(create_rule));
-  router.add(bhttp::verb::post, "/api/v1/rules/backtest", http::Access::operator_, bind(backtest_rule));
-  router.add(bhttp::verb::get, "/api/v1/rules/{id}", http::Access::viewer, bind(get_rule));
-  router.add(bhttp::verb::patch, "/api/v1/rules/{id}", http::Access::admin, bind(patch_rule));
-  router.add(bhttp::verb::delete_, "/api/v1/rules/{id}", http::Access::admin, bind(delete_rule));
+  router.add(bhttp::verb::get, "/api/v1/rules", http::Access::viewer, bind(ctx, list_rules));
+  router.add(bhttp::verb::post, "/api/v1/rules", http::Access::admin, bind(ctx, create_rule));
+  router.add(bhttp::verb::post, "/api/v1/rules/backtest", http::Access::operator_, bind(ctx, backtest_rule));
+  router.add(bhttp::verb::get, "/api/v1/rules/{id}", http::Access::viewer, bind(ctx, get_rule));
+  router.add(bhttp::verb::patch, "/api/v1/rules/{id}", http::Access::admin, bind(ctx, patch_rule));
+  router.add(bhttp::verb::delete_, "/api/v1/rules/{id}", http::Access::admin, bind(ctx, delete_rule));
 }
 
 }  // namespace peregrine::api

@@ -7,6 +7,7 @@
 #include <peregrine/auth/store.hpp>
 
 #include "api/auth_support.hpp"
+#include "api/handler_support.hpp"
 
 namespace peregrine::api {
 
@@ -40,11 +41,7 @@ awaitable<http::Response> list_tenants(Context& ctx, http::Request& req) {
     }
     return out;
   });
-  json next = nullptr;
-  if (items.size() > limit) {
-    items.erase(items.end() - 1);
-    next = std::to_string(items.back()["id"].get<std::int64_t>());
-  }
+  const json next = take_page(items, limit);
   co_return http::json_response(req.raw, 200, {{"items", std::move(items)}, {"next", next}});
 }
 
@@ -127,15 +124,12 @@ awaitable<http::Response> delete_tenant(Context& ctx, http::Request& req) {
 }  // namespace
 
 void add_tenant_routes(http::Router& router, Context& ctx) {
-  auto bind = [&ctx](awaitable<http::Response> (*fn)(Context&, http::Request&)) {
-    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
-  };
-  router.add(bhttp::verb::get, "/api/v1/tenants", http::Access::superadmin, bind(list_tenants));
-  router.add(bhttp::verb::post, "/api/v1/tenants", http::Access::superadmin, bind(create_tenant));
-  router.add(bhttp::verb::get, "/api/v1/tenants/{id}", http::Access::superadmin, bind(get_tenant));
-  router.add(bhttp::verb::patch, "/api/v1/tenants/{id}", http::Access::superadmin, bind(patch_tenant));
+  router.add(bhttp::verb::get, "/api/v1/tenants", http::Access::superadmin, bind(ctx, list_tenants));
+  router.add(bhttp::verb::post, "/api/v1/tenants", http::Access::superadmin, bind(ctx, create_tenant));
+  router.add(bhttp::verb::get, "/api/v1/tenants/{id}", http::Access::superadmin, bind(ctx, get_tenant));
+  router.add(bhttp::verb::patch, "/api/v1/tenants/{id}", http::Access::superadmin, bind(ctx, patch_tenant));
   router.add(bhttp::verb::delete_, "/api/v1/tenants/{id}", http::Access::superadmin,
-             bind(delete_tenant));
+             bind(ctx, delete_tenant));
 }
 
 }  // namespace peregrine::api

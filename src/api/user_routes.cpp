@@ -10,6 +10,7 @@
 #include <peregrine/auth/store.hpp>
 
 #include "api/auth_support.hpp"
+#include "api/handler_support.hpp"
 
 namespace peregrine::api {
 
@@ -74,11 +75,7 @@ awaitable<http::Response> list_users(Context& ctx, http::Request& req) {
     for (const auto& r : rows) out.push_back(user_json(r));
     return out;
   });
-  json next = nullptr;
-  if (items.size() > limit) {
-    items.erase(items.end() - 1);
-    next = std::to_string(items.back()["id"].get<std::int64_t>());
-  }
+  const json next = take_page(items, limit);
   co_return http::json_response(req.raw, 200, {{"items", std::move(items)}, {"next", next}});
 }
 
@@ -221,14 +218,11 @@ awaitable<http::Response> delete_user(Context& ctx, http::Request& req) {
 }  // namespace
 
 void add_user_routes(http::Router& router, Context& ctx) {
-  auto bind = [&ctx](awaitable<http::Response> (*fn)(Context&, http::Request&)) {
-    return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
-  };
-  router.add(bhttp::verb::get, "/api/v1/users", http::Access::admin, bind(list_users));
-  router.add(bhttp::verb::post, "/api/v1/users", http::Access::admin, bind(create_user));
-  router.add(bhttp::verb::get, "/api/v1/users/{id}", http::Access::admin, bind(get_user));
-  router.add(bhttp::verb::patch, "/api/v1/users/{id}", http::Access::admin, bind(patch_user));
-  router.add(bhttp::verb::delete_, "/api/v1/users/{id}", http::Access::admin, bind(delete_user));
+  router.add(bhttp::verb::get, "/api/v1/users", http::Access::admin, bind(ctx, list_users));
+  router.add(bhttp::verb::post, "/api/v1/users", http::Access::admin, bind(ctx, create_user));
+  router.add(bhttp::verb::get, "/api/v1/users/{id}", http::Access::admin, bind(ctx, get_user));
+  router.add(bhttp::verb::patch, "/api/v1/users/{id}", http::Access::admin, bind(ctx, patch_user));
+  router.add(bhttp::verb::delete_, "/api/v1/users/{id}", http::Access::admin, bind(ctx, delete_user));
 }
 
 }  // namespace peregrine::api
