@@ -3,11 +3,12 @@
 # file; every function returns non-zero on failure.
 #
 #   mosquitto_auth_setup DIR PEREGRINE_USER PEREGRINE_PASSWORD [GATEWAY_USER GATEWAY_PASSWORD]
-#       Writes DIR/mosquitto.acl and, unless it exists, DIR/mosquitto.passwd
-#       holding Peregrine's own account (Peregrine rewrites this file from the
-#       device registry; see include/peregrine/auth/mqtt_accounts.hpp). The
-#       optional gateway account (e.g. the simulator) may publish any device's
-#       telemetry; it lives in DIR/mosquitto.passwd.static, which Peregrine
+#       Writes DIR/mosquitto.acl and puts Peregrine's own account into
+#       DIR/mosquitto.passwd (created if missing; device lines already there
+#       are kept; Peregrine rewrites this file from the device registry, see
+#       include/peregrine/auth/mqtt_accounts.hpp). The optional gateway account
+#       (e.g. the simulator) may publish any device's telemetry and read
+#       nothing; it lives in DIR/mosquitto.passwd.static, which Peregrine
 #       copies into every rewrite.
 #   mosquitto_auth_conf DIR
 #       Prints the mosquitto.conf lines that turn authentication on (append
@@ -20,7 +21,7 @@
 #   Peregrine       read sensors/#, readwrite devices/# (commands out, acks in)
 #   device %u       write sensors/%u/#; read devices/%u/#; write its own
 #                   devices/%u/commands/ack, config/applied, ota/progress
-#   gateway         write sensors/#, read devices/#
+#   gateway         write sensors/# (publishes for many devices; reads nothing)
 
 mosquitto_auth_setup() {
   local dir="$1" user="$2" password="$3" gw_user="${4:-}" gw_password="${5:-}"
@@ -42,7 +43,6 @@ mosquitto_auth_setup() {
       echo ""
       echo "user $gw_user"
       echo "topic write sensors/#"
-      echo "topic read devices/#"
     fi
     echo ""
     echo "pattern write sensors/%u/#"
@@ -51,16 +51,15 @@ mosquitto_auth_setup() {
     echo "pattern write devices/%u/config/applied"
     echo "pattern write devices/%u/ota/progress"
   } >"$dir/mosquitto.acl"
-  if [[ ! -s "$dir/mosquitto.passwd" ]]; then
-    (umask 077 && : >"$dir/mosquitto.passwd")
-    mosquitto_passwd -b "$dir/mosquitto.passwd" "$user" "$password" || return 1
-  fi
+  [[ -e "$dir/mosquitto.passwd" ]] || (umask 077 && : >"$dir/mosquitto.passwd")
+  # -b adds the user or replaces its hash: a changed password takes effect
+  # even when the file is reused from an earlier run.
+  mosquitto_passwd -b "$dir/mosquitto.passwd" "$user" "$password" || return 1
   rm -f "$dir/mosquitto.passwd.static"
   if [[ -n "$gw_user" ]]; then
     (umask 077 && : >"$dir/mosquitto.passwd.static")
     mosquitto_passwd -b "$dir/mosquitto.passwd.static" "$gw_user" "$gw_password" || return 1
-    grep -q "^$gw_user:" "$dir/mosquitto.passwd" ||
-      cat "$dir/mosquitto.passwd.static" >>"$dir/mosquitto.passwd"
+    mosquitto_passwd -b "$dir/mosquitto.passwd" "$gw_user" "$gw_password" || return 1
   fi
   # Mosquitto started as root drops to user mosquitto and rereads the files
   # on SIGHUP as that user.

@@ -10,11 +10,19 @@
 #   PEREGRINE_PG_URL, PEREGRINE_REDIS_URL, PEREGRINE_MQTT_URL (what peregrine uses)
 #   SERVERS_PG_PORT, SERVERS_REDIS_PORT, SERVERS_MQTT_PORT, SERVERS_PG_DATA,
 #   SERVERS_PG_ADMIN_URL (superuser postgres), SERVERS_PG_CTL (pg_ctl args line)
+# In run mode Mosquitto requires a login (scripts/lib/mosquitto_auth.sh): the
+# accounts live in SERVERS_MQTT_AUTH_DIR (passwords kept there, reused by later
+# runs) and these are exported too:
+#   SERVERS_MQTT_USER, SERVERS_MQTT_PASSWORD          Peregrine's own account
+#   SERVERS_MQTT_SIM_USER, SERVERS_MQTT_SIM_PASSWORD  the simulator (gateway)
+# Test mode stays anonymous: the integration tests share that broker.
 # Logs go to SERVERS_LOG_DIR if set, else next to each server's data.
 # System services of the same servers (default ports 5432/6379/1883) are ignored.
 
 SERVERS_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SERVERS_REPO_DIR="$(cd "$SERVERS_LIB_DIR/../.." && pwd)"
+# shellcheck source=scripts/lib/mosquitto_auth.sh
+source "$SERVERS_LIB_DIR/mosquitto_auth.sh"
 SERVERS_TIMEOUT="${SERVERS_TIMEOUT:-30}"
 
 servers_is_root() { [[ $(id -u) -eq 0 ]]; }
@@ -224,9 +232,24 @@ redis_stop() { servers_kill_pidfile "$1/redis.pid" redis-server; }
 
 # ----------------------------------------------------------------- Mosquitto
 
-# mqtt_start DIR PORT: config generated from config/mosquitto.conf.template.
+# servers_secret FILE: prints the secret kept in FILE, creating it (random
+# letters and digits, readable by us only) when missing.
+servers_secret() {
+  local file="$1" s=""
+  if [[ ! -s "$file" ]]; then
+    while ((${#s} < 24)); do
+      s+=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+    done
+    (umask 077 && echo "${s:0:24}" >"$file") || return 1
+  fi
+  head -n1 "$file"
+}
+
+# mqtt_start DIR PORT MODE: config generated from config/mosquitto.conf.template.
+# MODE run turns authentication and the per-device ACL on; test stays anonymous.
 mqtt_start() {
-  local dir="$1" port="$2" log template="$SERVERS_REPO_DIR/config/mosquitto.conf.template"
+  local dir="$1" port="$2" mode="${3:-run}" log template="$SERVERS_REPO_DIR/config/mosquitto.conf.template"
+  local probe=()
   mqtt_stop "$dir"
   port=$(servers_pick_port "$port") || return 1
   mkdir -p "$dir"
@@ -234,12 +257,27 @@ mqtt_start() {
   log=$(servers_log_file mosquitto "$dir")
   sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@LOG@|$log|g" \
     -e "s|@USER@|$(id -un)|g" "$template" >"$dir/mosquitto.conf"
+  if [[ "$mode" == run ]]; then
+    local auth="$dir/auth" user=peregrine sim_user=peregrine-sim password sim_password
+    mkdir -p "$auth"
+    password=$(servers_secret "$auth/peregrine-password") &&
+      sim_password=$(servers_secret "$auth/sim-password") &&
+      mosquitto_auth_setup "$auth" "$user" "$password" "$sim_user" "$sim_password" || return 1
+    sed -i -e '/^allow_anonymous /d' "$dir/mosquitto.conf"
+    mosquitto_auth_conf "$auth" >>"$dir/mosquitto.conf"
+    probe=(-u "$user" -P "$password")
+    export SERVERS_MQTT_AUTH_DIR="$auth"
+    export SERVERS_MQTT_USER="$user" SERVERS_MQTT_PASSWORD="$password"
+    export SERVERS_MQTT_SIM_USER="$sim_user" SERVERS_MQTT_SIM_PASSWORD="$sim_password"
+  fi
   if ! mosquitto -c "$dir/mosquitto.conf" -d >>"$log" 2>&1; then
     echo "servers: Mosquitto failed to start; end of $log:" >&2
     tail -n 40 "$log" >&2
     return 1
   fi
-  servers_wait Mosquitto "$log" mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 \
+  # The ACL drops this publish in run mode; the broker still acknowledges it,
+  # which is all the probe needs (listening, and the login accepted).
+  servers_wait Mosquitto "$log" mosquitto_pub -h 127.0.0.1 -p "$port" "${probe[@]}" -q 1 \
     -t peregrine/ready -m 1 || return 1
   export SERVERS_MQTT_PORT="$port"
   export PEREGRINE_MQTT_URL="tcp://127.0.0.1:$port"
@@ -254,7 +292,7 @@ servers_start_all() {
   mkdir -p "$dir"
   pg_start "$dir/pg" "${3:-}" "$mode" &&
     redis_start "$dir/redis" "${4:-}" "$mode" &&
-    mqtt_start "$dir/mosquitto" "${5:-}"
+    mqtt_start "$dir/mosquitto" "${5:-}" "$mode"
 }
 
 servers_stop_all() {

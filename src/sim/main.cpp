@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", o.metrics, "Metrics per reading")->delimiter(',');
   app.add_option("--count", o.count, "Stop after this many messages");
   app.add_option("--client-id", o.client_id, "MQTT client id");
+  app.add_option("--username", o.username, "MQTT user name (default: anonymous)");
+  app.add_option("--password", o.password, "MQTT password")->needs("--username");
   app.add_option("--inflight", o.inflight, "Maximum unacknowledged publishes")
       ->check(CLI::Range(1, 65535));
   CLI11_PARSE(app, argc, argv);

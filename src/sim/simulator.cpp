@@ -105,6 +105,10 @@ class Run {
                     .max_inflight(o_.inflight + 16)
                     .finalize();
     if (o_.url.starts_with("ssl://")) opts.set_ssl(::mqtt::ssl_options());
+    if (!o_.username.empty()) {
+      opts.set_user_name(o_.username);
+      opts.set_password(o_.password);
+    }
     client_.set_connection_lost_handler([this](const std::string&) { lost_ = true; });
     try {
       if (client_.connect(opts)->wait_for(7s)) return true;

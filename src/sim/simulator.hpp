@@ -24,6 +24,8 @@ struct SimOptions {
   std::vector<std::string> metrics{"co", "temperature", "humidity", "pressure"};
   std::uint64_t count = 0;  ///< 0: unlimited
   std::string client_id;
+  std::string username;  ///< empty: anonymous
+  std::string password;
   int inflight = 1000;  ///< outstanding publishes at most
 };
 
