@@ -2,8 +2,6 @@
 // SHA-256 is stored), rotation, and HTTP telemetry authenticated by
 // X-Device-Token that enters the same ingest pipeline as MQTT.
 
-#include <cmath>
-
 #include <pqxx/pqxx>
 
 #include <peregrine/api/context.hpp>
@@ -14,6 +12,7 @@
 #include <peregrine/ingest/telemetry_decoder.hpp>
 
 #include "api/auth_support.hpp"
+#include "api/device_fields.hpp"
 #include "api/handler_support.hpp"
 
 namespace peregrine::api {
@@ -46,24 +45,12 @@ NewDevice parse_new_device(const json& body) {
   }
   d.name = string_field(body, "name", false).value_or(d.id);
   d.type = string_field(body, "type", false).value_or("");
-  if (d.name.size() > 200 || d.type.size() > 64) {
-    throw http::Problem(422, "Unprocessable Entity", "'name' or 'type' too long");
+  check_name_type(d.name, d.type);
+  if (const auto loc = parse_location(body); loc && *loc) {
+    d.lat = (*loc)->lat;
+    d.lon = (*loc)->lon;
   }
-  if (const auto loc = body.find("location"); loc != body.end() && !loc->is_null()) {
-    const auto lat = loc->is_object() ? loc->find("lat") : loc->end();
-    const auto lon = loc->is_object() ? loc->find("lon") : loc->end();
-    if (lat == loc->end() || lon == loc->end() || !lat->is_number() || !lon->is_number() ||
-        std::fabs(lat->get<double>()) > 90 || std::fabs(lon->get<double>()) > 180) {
-      throw http::Problem(422, "Unprocessable Entity",
-                          "'location' must be {\"lat\": -90..90, \"lon\": -180..180}");
-    }
-    d.lat = lat->get<double>();
-    d.lon = lon->get<double>();
-  }
-  if (const auto m = body.find("metadata"); m != body.end() && !m->is_null()) {
-    if (!m->is_object()) throw http::Problem(422, "Unprocessable Entity", "'metadata' must be an object");
-    d.metadata = m->dump();
-  }
+  if (auto m = parse_metadata(body)) d.metadata = std::move(*m);
   return d;
 }
 

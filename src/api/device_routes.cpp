@@ -1,4 +1,5 @@
-// Read-only device endpoints. Metadata comes from PostgreSQL (on the query
+// Device endpoints: reads, edits and deletion (creation and credentials are
+// in device_credential_routes.cpp). Metadata comes from PostgreSQL (on the query
 // pool); presence, last_seen and seq_gaps are overlaid from the in-memory
 // registry on the loop, because it is ahead of what the writer has persisted.
 
@@ -7,10 +8,13 @@
 #include <pqxx/pqxx>
 
 #include <peregrine/api/context.hpp>
+#include <peregrine/auth/store.hpp>
 #include <peregrine/core/ids.hpp>
 #include <peregrine/core/time_format.hpp>
 
 #include "api/params.hpp"
+#include "api/auth_support.hpp"
+#include "api/device_fields.hpp"
 #include "api/handler_support.hpp"
 
 namespace peregrine::api {
@@ -161,6 +165,75 @@ awaitable<http::Response> get_readings(Context& ctx, http::Request& req) {
       {{"device", id}, {"metric", m}, {"points", std::move(points)}, {"next", next}});
 }
 
+awaitable<http::Response> patch_device(Context& ctx, http::Request& req) {
+  const std::string id = require_device(ctx, req).rec.id;
+  const core::TenantId tenant = caller_tenant(req);
+  const json body = body_object(req);
+  const std::optional<std::string> name = string_field(body, "name", false);
+  const std::optional<std::string> type = string_field(body, "type", false);
+  check_name_type(name, type);
+  const auto location = parse_location(body);
+  const std::optional<std::string> metadata = parse_metadata(body);
+  if (!name && !type && !location && !metadata)
+    throw http::Problem(422, "Unprocessable Entity",
+                        "nothing to change: give name, type, location or metadata");
+  const auth::AuditEntry audit = audit_by(req, tenant, "device.update", "device:" + id, body);
+
+  json d = co_await ctx.pool.run([&](pqxx::connection& c) {
+    pqxx::work w(c);
+    auth::scope_to_tenant(w, tenant);
+    std::string sets;
+    auto set = [&](const char* column, const std::string& value) {
+      sets += (sets.empty() ? "" : ", ") + std::string(column) + " = " + value;
+    };
+    if (name) set("name", w.quote(*name));
+    if (type) set("type", w.quote(*type));
+    if (location) {
+      set("lat", *location ? w.quote((*location)->lat) : "NULL");
+      set("lon", *location ? w.quote((*location)->lon) : "NULL");
+    }
+    if (metadata) set("metadata", w.quote(*metadata) + "::jsonb");
+    const pqxx::result r = w.exec("UPDATE devices SET " + sets + " WHERE id = " + w.quote(id) +
+                                  " AND tenant_id = " + w.quote(tenant) + " RETURNING " +
+                                  kDeviceColumns);
+    if (r.empty()) return json();
+    auth::write_audit(w, audit);
+    w.commit();
+    return device_json(r[0]);
+  });
+  // Auto-provisioned a moment ago and not yet written by the storage writer.
+  if (d.is_null()) throw http::Problem(409, "Conflict", "device not yet persisted; retry shortly");
+  if (devices::Device* dev = ctx.registry.find(id)) {
+    if (name) dev->rec.name = *name;
+    if (type) dev->rec.type = *type;
+  }
+  overlay_live(ctx.registry, d);
+  co_return http::json_response(req.raw, 200, d);
+}
+
+awaitable<http::Response> delete_device(Context& ctx, http::Request& req) {
+  const std::string id = require_device(ctx, req).rec.id;
+  const core::TenantId tenant = caller_tenant(req);
+  const auth::AuditEntry audit = audit_by(req, tenant, "device.delete", "device:" + id);
+  const bool deleted = co_await ctx.pool.run([&](pqxx::connection& c) {
+    pqxx::work w(c);
+    auth::scope_to_tenant(w, tenant);
+    const auto r =
+        w.exec_params("DELETE FROM devices WHERE id = $1 AND tenant_id = $2", id, tenant);
+    if (r.affected_rows() == 0) return false;
+    auth::write_audit(w, audit);
+    w.commit();
+    // The device's broker login goes with it.
+    if (ctx.mqtt_accounts != nullptr) ctx.mqtt_accounts->sync(c);
+    return true;
+  });
+  if (!deleted) throw http::Problem(409, "Conflict", "device not yet persisted; retry shortly");
+  // Its series rows went with it (ON DELETE CASCADE), so its readings leave
+  // the `readings` view; a device publishing again is provisioned anew.
+  if (ctx.remove_device) ctx.remove_device(id);
+  co_return http::text_response(req.raw, 204, "", "application/json");
+}
+
 }  // namespace
 
 void add_device_routes(http::Router& router, Context& ctx) {
@@ -169,6 +242,9 @@ void add_device_routes(http::Router& router, Context& ctx) {
   router.add(bhttp::verb::get, "/api/v1/devices/{id}/state", http::Access::viewer, bind(ctx, get_state));
   router.add(bhttp::verb::get, "/api/v1/devices/{id}/readings", http::Access::viewer,
              bind(ctx, get_readings));
+  router.add(bhttp::verb::patch, "/api/v1/devices/{id}", http::Access::admin, bind(ctx, patch_device));
+  router.add(bhttp::verb::delete_, "/api/v1/devices/{id}", http::Access::admin,
+             bind(ctx, delete_device));
 }
 
 }  // namespace peregrine::api

@@ -170,7 +170,8 @@ int serve(const config::Config& cfg) {
                          return pipeline.on_telemetry(device, payload, clock.now_us(),
                                                       core::steady_ns());
                        },
-                       mqtt_accounts.enabled() ? &mqtt_accounts : nullptr};
+                       mqtt_accounts.enabled() ? &mqtt_accounts : nullptr,
+                       [&pipeline](std::string_view device) { return pipeline.remove_device(device); }};
   api::add_health_routes(router, api_ctx);
   api::add_device_routes(router, api_ctx);
   api::add_auth_routes(router, api_ctx, signer);

@@ -237,6 +237,15 @@ IngestOutcome Pipeline::status(std::string_view device, std::string_view payload
   return out;
 }
 
+bool Pipeline::remove_device(std::string_view id) {
+  devices::Device* dev = registry_.find(id);
+  if (!dev) return false;
+  std::erase_if(live_dirty_, [dev](const DirtySeries& d) { return d.device == dev; });
+  std::erase_if(state_dirty_, [dev](const devices::Device* d) { return d == dev; });
+  for (const devices::Series& s : dev->series) rules_.on_series_removed(s.key);
+  return registry_.remove(id);
+}
+
 void Pipeline::flush_live() {
   for (const DirtySeries& d : live_dirty_) {
     devices::Series& s = d.device->series[d.index];

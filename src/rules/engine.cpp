@@ -147,6 +147,14 @@ void Engine::drop_states(RuleSlot& slot, bool resolve_open) {
   slot.states.clear();
 }
 
+void Engine::on_series_removed(core::SeriesKey series) {
+  drop_series(series);
+  if (series < series_.size()) {
+    series_[series].bindings.clear();
+    series_[series].gen = 0;  // rebind if the key is ever seen again
+  }
+}
+
 void Engine::drop_series(core::SeriesKey series) {
   for (auto& [id, slot] : rules_) {
     auto& v = slot->states;

@@ -38,6 +38,8 @@ struct Context {
   /// Broker accounts to resync (on a pool thread) after a device's token
   /// changed; null when the password file is not managed.
   auth::MqttAccounts* mqtt_accounts = nullptr;
+  /// ingest::Pipeline::remove_device (loop thread only). Wired by the app.
+  std::function<bool(std::string_view device)> remove_device;
 };
 
 /// The caller's tenant: the authenticated principal's (a superadmin may act

@@ -57,6 +57,10 @@ class Pipeline {
   /// the topic or device.
   void reject(RejectReason reason, std::string_view where);
 
+  /// Removes a deleted device from the registry, the flush lists and the
+  /// rules engine. False when unknown.
+  bool remove_device(std::string_view id);
+
   /// Hands the latest value of every series that changed since the last call
   /// to the live-state sink (each at most once: coalesced per tick).
   void flush_live();

@@ -62,6 +62,8 @@ class Engine final : public ReadingHook {
   Engine(const core::Clock& clock, AlertSink& sink, metrics::Registry& metrics);
 
   void on_sample(const Sample& s) override;
+  /// Drops the series' per-rule state (holds, windows, absence timers).
+  void on_series_removed(core::SeriesKey series) override;
 
   /// Adds or replaces rule `rule.id` (must be non-zero), live. A change of
   /// scope, metric, kind, tenant or `enabled` resolves the rule's open

@@ -22,6 +22,8 @@ class ReadingHook {
   virtual ~ReadingHook() = default;
   /// Called once per metric value, in arrival order, on the event loop.
   virtual void on_sample(const Sample& s) = 0;
+  /// The series' device was deleted: drop its state and pending timers.
+  virtual void on_series_removed(core::SeriesKey /*series*/) {}
 };
 
 }  // namespace peregrine::rules
