@@ -7,6 +7,7 @@
 
 #include <peregrine/api/alerting.hpp>
 #include <peregrine/api/context.hpp>
+#include <peregrine/auth/store.hpp>
 #include <peregrine/core/time_format.hpp>
 #include <peregrine/rules/backtest.hpp>
 #include <peregrine/storage/alert_store.hpp>
@@ -124,6 +125,7 @@ awaitable<http::Response> create_rule(AlertingContext& ctx, http::Request& req) 
   const core::TenantId tenant = caller_tenant(req);
   rules::Rule rule = parse_or_throw(rules::parse_rule(body_object(req), tenant));
   const RuleColumns cols(rule);
+  auth::AuditEntry audit = audit_by(req, tenant, "rule.create", "", body_object(req));
   const auto times = co_await ctx.pool.run([&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params1(
@@ -133,6 +135,8 @@ awaitable<http::Response> create_rule(AlertingContext& ctx, http::Request& req) 
                     "RETURNING id, ") + kTimesSql,
         tenant, cols.name, cols.metric, cols.scope, cols.scope_device, cols.scope_group, cols.kind,
         cols.params, cols.severity, cols.enabled, cols.escalate_or_null, cols.actions);
+    audit.target = "rule:" + r[0].as<std::string>();
+    auth::write_audit(w, audit);
     w.commit();
     return std::array<std::int64_t, 3>{r[0].as<std::int64_t>(), r[1].as<std::int64_t>(),
                                        r[2].as<std::int64_t>()};
@@ -154,6 +158,8 @@ awaitable<http::Response> patch_rule(AlertingContext& ctx, http::Request& req) {
   std::optional<rules::Rule> merged;
   std::optional<rules::RuleError> error;
   std::array<std::int64_t, 2> times{};
+  const auth::AuditEntry audit =
+      audit_by(req, tenant, "rule.update", "rule:" + std::to_string(id), patch);
   const bool found = co_await ctx.pool.run([&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params(
@@ -179,6 +185,7 @@ awaitable<http::Response> patch_rule(AlertingContext& ctx, http::Request& req) {
                     "WHERE id = $1 AND tenant_id = $2 RETURNING ") + kTimesSql,
         id, tenant, cols.name, cols.metric, cols.scope, cols.scope_device, cols.scope_group,
         cols.kind, cols.params, cols.severity, cols.enabled, cols.escalate_or_null, cols.actions);
+    auth::write_audit(w, audit);
     w.commit();
     times = {u[0].as<std::int64_t>(), u[1].as<std::int64_t>()};
     return true;
@@ -196,9 +203,11 @@ awaitable<http::Response> patch_rule(AlertingContext& ctx, http::Request& req) {
 awaitable<http::Response> delete_rule(AlertingContext& ctx, http::Request& req) {
   const core::TenantId tenant = caller_tenant(req);
   const std::int64_t id = id_param(req);
+  const auth::AuditEntry audit = audit_by(req, tenant, "rule.delete", "rule:" + std::to_string(id));
   const bool deleted = co_await ctx.pool.run([&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params("DELETE FROM rules WHERE id = $1 AND tenant_id = $2 RETURNING id", id, tenant);
+    if (!r.empty()) auth::write_audit(w, audit);
     w.commit();
     return !r.empty();
   });

@@ -129,6 +129,15 @@ TEST_F(RulesLiveTest, PatchAndDeleteApplyToTheRunningEngine) {
   EXPECT_EQ(call("DELETE", rule_path).status, 404);
   publish(dev, {{"pressure", 1}});
   EXPECT_FALSE(next_alert(*ws, [](const json&) { return true; }, std::chrono::milliseconds(700)));
+
+  // Each change is in the audit log, with who made it.
+  for (const char* action : {"rule.create", "rule.update", "rule.delete"}) {
+    EXPECT_EQ(db_->scalar(std::string("SELECT count(*) FROM audit_log WHERE action = '") + action +
+                          "' AND target = 'rule:" + std::to_string(rule_id) +
+                          "' AND actor_email = '" + kAdminEmail + "'"),
+              1)
+        << action;
+  }
 }
 
 TEST_F(RulesLiveTest, UnacknowledgedAlertEscalatesOnTimeByTheServerTimer) {
