@@ -15,6 +15,7 @@
 #include <mqtt/client.h>
 
 #include "auth_fixture.hpp"
+#include "support/mosquitto_process.hpp"
 
 namespace peregrine::test {
 namespace {
@@ -28,49 +29,22 @@ constexpr const char* kBrokerPassword = "broker-password-1";
 // A Mosquitto of this test, configured by scripts/lib/mosquitto_auth.sh.
 class AuthBroker {
  public:
-  AuthBroker() : dir_("/tmp/peregrine-mqtt-auth-" + random_hex(8)), port_(free_port()) {
-    std::filesystem::create_directories(dir_);
+  AuthBroker() : broker_("/tmp/peregrine-mqtt-auth-") {
     const std::string lib = std::string(PEREGRINE_SOURCE_DIR) + "/scripts/lib/mosquitto_auth.sh";
-    const std::string conf = dir_ + "/mosquitto.conf";
-    {
-      std::ofstream out(conf);
-      out << "listener " << port_ << " 127.0.0.1\n"
-          << "persistence false\n"
-          << "log_dest file " << dir_ << "/mosquitto.log\n"
-          << "pid_file " << dir_ << "/mosquitto.pid\n"
-          << "user " << (::getuid() == 0 ? "root" : std::getenv("USER") ? std::getenv("USER") : "root")
-          << "\n";
-    }
-    const std::string cmd = "bash -c 'source " + lib + " && mosquitto_auth_setup " + dir_ + " " +
-                            kBrokerUser + " " + kBrokerPassword + " && mosquitto_auth_conf " +
-                            dir_ + " >> " + conf + "'";
-    ok_ = std::system(cmd.c_str()) == 0;
-    if (!ok_) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::execlp("mosquitto", "mosquitto", "-c", conf.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ok_ = pid_ > 0 && eventually([&] { return std::filesystem::exists(pid_file()); }, 10s);
-  }
-  ~AuthBroker() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    std::ofstream(broker_.conf_file()) << broker_.base_conf();
+    const std::string cmd = "bash -c 'source " + lib + " && mosquitto_auth_setup " + broker_.dir() +
+                            " " + kBrokerUser + " " + kBrokerPassword + " && mosquitto_auth_conf " +
+                            broker_.dir() + " >> " + broker_.conf_file() + "'";
+    ok_ = std::system(cmd.c_str()) == 0 && broker_.start();
   }
   bool ok() const { return ok_; }
-  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-  std::string passwd_file() const { return dir_ + "/mosquitto.passwd"; }
-  std::string pid_file() const { return dir_ + "/mosquitto.pid"; }
-  std::string log() const { return file_tail(dir_ + "/mosquitto.log"); }
+  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(broker_.port()); }
+  std::string passwd_file() const { return broker_.dir() + "/mosquitto.passwd"; }
+  std::string pid_file() const { return broker_.pid_file(); }
+  std::string log() const { return broker_.log(); }
 
  private:
-  std::string dir_;
-  int port_;
-  pid_t pid_ = -1;
+  MosquittoProcess broker_;
   bool ok_ = false;
 };
 

@@ -19,6 +19,7 @@
 #include <mqtt/client.h>
 
 #include "auth_fixture.hpp"
+#include "support/mosquitto_process.hpp"
 
 namespace peregrine::test {
 namespace {
@@ -32,43 +33,22 @@ using namespace std::chrono_literals;
 // A self-signed certificate for 127.0.0.1 and a TLS Mosquitto using it.
 class TlsFixture {
  public:
-  TlsFixture() : dir_("/tmp/peregrine-tls-" + random_hex(8)), mqtt_port_(free_port()) {
-    std::filesystem::create_directories(dir_);
+  TlsFixture() : broker_("/tmp/peregrine-tls-") {
     const std::string gen = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
                             "-addext subjectAltName=IP:127.0.0.1 -keyout " + key() + " -out " +
-                            cert() + " >" + dir_ + "/openssl.log 2>&1";
+                            cert() + " >" + broker_.dir() + "/openssl.log 2>&1";
     if (std::system(gen.c_str()) != 0) return;
-    const std::string conf = dir_ + "/mosquitto.conf";
-    std::ofstream(conf) << "listener " << mqtt_port_ << " 127.0.0.1\n"
-                        << "certfile " << cert() << "\nkeyfile " << key() << "\n"
-                        << "allow_anonymous true\npersistence false\n"
-                        << "log_dest file " << dir_ << "/mosquitto.log\n"
-                        << "pid_file " << dir_ << "/mosquitto.pid\n"
-                        << "user " << (::getuid() == 0 ? "root" : std::getenv("USER")) << "\n";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::execlp("mosquitto", "mosquitto", "-c", conf.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ok_ = pid_ > 0 && eventually([&] { return std::filesystem::exists(dir_ + "/mosquitto.pid"); });
-  }
-  ~TlsFixture() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    std::ofstream(broker_.conf_file()) << broker_.base_conf() << "certfile " << cert()
+                                       << "\nkeyfile " << key() << "\nallow_anonymous true\n";
+    ok_ = broker_.start();
   }
   bool ok() const { return ok_; }
-  std::string cert() const { return dir_ + "/cert.pem"; }
-  std::string key() const { return dir_ + "/key.pem"; }
-  std::string mqtt_url() const { return "ssl://127.0.0.1:" + std::to_string(mqtt_port_); }
+  std::string cert() const { return broker_.dir() + "/cert.pem"; }
+  std::string key() const { return broker_.dir() + "/key.pem"; }
+  std::string mqtt_url() const { return "ssl://127.0.0.1:" + std::to_string(broker_.port()); }
 
  private:
-  std::string dir_;
-  int mqtt_port_;
-  pid_t pid_ = -1;
+  MosquittoProcess broker_;
   bool ok_ = false;
 };
 
