@@ -183,6 +183,12 @@ pg_start() {
   if [[ -z "$("${psql[@]}" "SELECT 1 FROM pg_roles WHERE rolname = 'peregrine'")" ]]; then
     "${psql[@]}" "CREATE ROLE peregrine LOGIN" || return 1
   fi
+  # What a DBA does once: the role the server runs as (owns nothing, so
+  # row-level security holds; see docs/security.md), granted to the owner.
+  if [[ -z "$("${psql[@]}" "SELECT 1 FROM pg_roles WHERE rolname = 'peregrine_app'")" ]]; then
+    "${psql[@]}" "CREATE ROLE peregrine_app NOLOGIN" || return 1
+  fi
+  "${psql[@]}" "GRANT peregrine_app TO peregrine" || return 1
   if [[ -z "$("${psql[@]}" "SELECT 1 FROM pg_database WHERE datname = 'peregrine'")" ]]; then
     "${psql[@]}" "CREATE DATABASE peregrine OWNER peregrine" || return 1
   fi

@@ -18,6 +18,7 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
@@ -48,7 +49,7 @@ awaitable<http::Response> list_alerts(AlertingContext& ctx, http::Request& req) 
   }
   if (auto v = req.q("device")) device = *v;
 
-  json items = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json items = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     std::string sql = std::string("SELECT ") + storage::kAlertColumnsSql +
                       " FROM alerts WHERE tenant_id = " + w.quote(tenant);
@@ -77,7 +78,7 @@ awaitable<http::Response> list_alerts(AlertingContext& ctx, http::Request& req) 
 awaitable<http::Response> get_alert(AlertingContext& ctx, http::Request& req) {
   const core::TenantId tenant = caller_tenant(req);
   const std::int64_t id = id_param(req);
-  json alert = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json alert = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     const auto r = w.exec_params(std::string("SELECT ") + storage::kAlertColumnsSql +
                                      " FROM alerts WHERE id = $1 AND tenant_id = $2",
@@ -130,7 +131,7 @@ awaitable<http::Response> act(AlertingContext& ctx, http::Request& req, Action a
     co_return http::json_response(req.raw, 200, alerts::to_json(copy));
   }
   // Not open here: resolved already (409), or no such alert for this tenant (404).
-  const std::string stored = co_await ctx.pool.run([&](pqxx::connection& c) {
+  const std::string stored = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     const auto r = w.exec_params("SELECT state FROM alerts WHERE id = $1 AND tenant_id = $2", id, tenant);
     return r.empty() ? std::string() : r[0][0].as<std::string>();

@@ -13,6 +13,7 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
@@ -22,7 +23,10 @@ awaitable<http::Response> list_audit(Context& ctx, http::Request& req) {
   const std::size_t limit = limit_param(req);
   const std::int64_t before = int_cursor(req).value_or(0);
   const std::string action{req.q("action").value_or("")};
-  json items = co_await ctx.pool.run([&](pqxx::connection& c) {
+  // A superadmin without ?tenant_id= reads every tenant's entries (and
+  // those tied to none).
+  const Scope scope = tenant == 0 ? Scope::all() : Scope::tenant(tenant);
+  json items = co_await ctx.pool.run(scope, [&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto rows = w.exec_params(
         "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "

@@ -15,6 +15,7 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
@@ -44,7 +45,7 @@ awaitable<http::Response> login(Context& ctx, const auth::TokenSigner& signer,
   const core::Micros now = signer.clock().now_us();
   const auth::AuditEntry base = audit_by(req, std::nullopt, "", "");
 
-  LoginResult r = co_await ctx.pool.run([&](pqxx::connection& c) {
+  LoginResult r = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
     pqxx::work w(c);
     LoginResult out;
     out.user = auth::check_login(w, email, password);
@@ -74,7 +75,7 @@ awaitable<http::Response> refresh(Context& ctx, const auth::TokenSigner& signer,
   const core::Micros now = signer.clock().now_us();
   const auth::AuditEntry base = audit_by(req, std::nullopt, "refresh.reuse", "");
 
-  auth::RefreshResult r = co_await ctx.pool.run([&](pqxx::connection& c) {
+  auth::RefreshResult r = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
     pqxx::work w(c);
     auth::RefreshResult out = auth::rotate_refresh(w, token, now);
     if (out.verdict == auth::RefreshVerdict::reused) auth::write_audit(w, base);
@@ -98,7 +99,7 @@ awaitable<http::Response> logout(Context& ctx, http::Request& req) {
   const json body = body_object(req);
   const std::string token = *string_field(body, "refresh_token", true);
   const auth::AuditEntry entry = audit_by(req, std::nullopt, "logout", "");
-  co_await ctx.pool.run([&](pqxx::connection& c) {
+  co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
     pqxx::work w(c);
     if (auth::revoke_refresh_family(w, token)) auth::write_audit(w, entry);
     w.commit();

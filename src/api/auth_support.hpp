@@ -12,12 +12,19 @@
 #include <peregrine/auth/roles.hpp>
 #include <peregrine/auth/store.hpp>
 #include <peregrine/http/router.hpp>
+#include <peregrine/storage/pg.hpp>
 
 namespace peregrine::api {
 
 /// The authenticated caller; Problem 401 when there is none.
 const http::Principal& principal(const http::Request& req);
 bool is_superadmin(const http::Principal& p);
+
+/// The row-level-security scope of a tenant filter: that tenant, or every
+/// tenant for nullopt (a superadmin's listing across tenants).
+inline storage::Scope db_scope(std::optional<std::int64_t> tenant) {
+  return tenant ? storage::Scope::tenant(*tenant) : storage::Scope::all();
+}
 
 /// `ip:port` of the peer, for the audit log.
 std::string remote_of(const http::Request& req);

@@ -20,17 +20,11 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
 std::string new_device_token() { return "pdt_" + auth::random_hex(32); }
-
-// Pool thread, after the commit: the device's new broker password takes
-// effect when Mosquitto has reloaded the file. A failure is logged by
-// MqttAccounts; the token itself is stored, so the request still succeeds.
-void sync_broker_accounts(Context& ctx, pqxx::connection& c) {
-  if (ctx.mqtt_accounts != nullptr) ctx.mqtt_accounts->sync(c);
-}
 
 struct NewDevice {
   std::string id, name, type, metadata = "{}";
@@ -64,9 +58,8 @@ awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
   const auth::AuditEntry base = audit_by(req, tenant, "device.create", "device:" + d.id,
                                          {{"name", d.name}, {"type", d.type}});
   try {
-    co_await ctx.pool.run([&](pqxx::connection& c) {
+    co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
       pqxx::work w(c);
-      auth::scope_to_tenant(w, tenant);
       w.exec_params("INSERT INTO devices (id, tenant_id, name, type, lat, lon, metadata, token_hash, "
                     "mqtt_password_hash) "
                     "VALUES ($1, $2, $3, $4, NULLIF($5, 'NaN'::float8), NULLIF($6, 'NaN'::float8), "
@@ -75,7 +68,6 @@ awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
                     d.metadata, auth::sha256_hex(token), auth::mosquitto_hash(token));
       auth::write_audit(w, base);
       w.commit();
-      sync_broker_accounts(ctx, c);
       return true;
     });
   } catch (const pqxx::unique_violation&) {
@@ -83,6 +75,7 @@ awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
   } catch (const pqxx::foreign_key_violation&) {
     throw http::Problem(422, "Unprocessable Entity", "no such tenant");
   }
+  co_await sync_broker_accounts(ctx);
   // Back on the loop: it may have auto-provisioned the id meanwhile; add()
   // then keeps that one, and its tenant is what the row says after the
   // writer's upsert, so report the conflict instead.
@@ -107,20 +100,19 @@ awaitable<http::Response> rotate_token(Context& ctx, http::Request& req) {
   if (!dev || dev->rec.tenant != tenant) throw http::Problem(404, "Not Found", "no device '" + id + "'");
   const std::string token = new_device_token();
   const auth::AuditEntry base = audit_by(req, tenant, "device.token_rotate", "device:" + id);
-  const bool stored = co_await ctx.pool.run([&](pqxx::connection& c) {
+  const bool stored = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
-    auth::scope_to_tenant(w, tenant);
     const auto r = w.exec_params(
         "UPDATE devices SET token_hash = $1, mqtt_password_hash = $4 WHERE id = $2 AND tenant_id = $3",
         auth::sha256_hex(token), id, tenant, auth::mosquitto_hash(token));
     if (r.affected_rows() == 0) return false;
     auth::write_audit(w, base);
     w.commit();
-    sync_broker_accounts(ctx, c);
     return true;
   });
   // Auto-provisioned a moment ago and not yet written by the storage writer.
   if (!stored) throw http::Problem(409, "Conflict", "device not yet persisted; retry shortly");
+  co_await sync_broker_accounts(ctx);
   co_return http::json_response(req.raw, 200, {{"id", id}, {"token", token}});
 }
 
@@ -129,7 +121,12 @@ awaitable<http::Response> ingest_telemetry(Context& ctx, http::Request& req) {
   const auto header = req.raw.find("X-Device-Token");
   const std::string presented = auth::sha256_hex(header == req.raw.end() ? "" : header->value());
   if (!core::valid_device_id(id)) throw http::Problem(404, "Not Found", "no such device");
-  const bool ok = co_await ctx.pool.run([&](pqxx::connection& c) {
+  // The lookup runs in the device's tenant; an id the registry does not know
+  // is looked up in none, finds no row and is refused like a wrong token.
+  const devices::Device* dev = ctx.registry.find(id);
+  const storage::Scope scope =
+      dev != nullptr ? Scope::tenant(dev->rec.tenant) : Scope::none();
+  const bool ok = co_await ctx.pool.run(scope, [&](pqxx::connection& c) {
     pqxx::nontransaction w(c);
     const auto r = w.exec_params("SELECT token_hash FROM devices WHERE id = $1", id);
     const std::string stored = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();

@@ -22,6 +22,7 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
@@ -72,7 +73,7 @@ awaitable<http::Response> list_devices(Context& ctx, http::Request& req) {
   const std::string text{req.q("q").value_or("")};
   const std::optional<BBox> bbox = parse_bbox(req);
 
-  json items = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json items = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
     std::string sql = std::string("SELECT ") + kDeviceColumns +
                       " FROM devices WHERE tenant_id = " + w.quote(tenant) +
@@ -100,7 +101,8 @@ awaitable<http::Response> list_devices(Context& ctx, http::Request& req) {
 awaitable<http::Response> get_device(Context& ctx, http::Request& req) {
   const devices::Device& dev = require_device(ctx, req);
   const std::string id = dev.rec.id;
-  json d = co_await ctx.pool.run([&](pqxx::connection& c) {
+  const core::TenantId tenant = dev.rec.tenant;
+  json d = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
     const pqxx::result r =
         w.exec(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE id = " + w.quote(id));
@@ -116,10 +118,13 @@ awaitable<http::Response> get_device(Context& ctx, http::Request& req) {
 }
 
 awaitable<http::Response> get_state(Context& ctx, http::Request& req) {
-  const std::string id = require_device(ctx, req).rec.id;
+  const devices::Device& dev = require_device(ctx, req);
+  const std::string id = dev.rec.id;
   json state;
   try {
-    state = co_await ctx.pool.run([&](pqxx::connection&) { return ctx.state.device_state(id); });
+    // Redis only; the scope is the one the connection would get anyway.
+    state = co_await ctx.pool.run(Scope::tenant(dev.rec.tenant),
+                                  [&](pqxx::connection&) { return ctx.state.device_state(id); });
   } catch (const std::runtime_error& e) {
     throw http::Problem(503, "Service Unavailable", std::string("live state unavailable: ") + e.what());
   }
@@ -138,7 +143,7 @@ awaitable<http::Response> get_readings(Context& ctx, http::Request& req) {
   const std::string m{*metric};
   const core::TenantId tenant = dev.rec.tenant;
 
-  json points = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json points = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
     const pqxx::result r = w.exec_params(
         "SELECT (extract(epoch from r.ts) * 1000000)::bigint, r.value FROM readings_raw r "
@@ -179,9 +184,8 @@ awaitable<http::Response> patch_device(Context& ctx, http::Request& req) {
                         "nothing to change: give name, type, location or metadata");
   const auth::AuditEntry audit = audit_by(req, tenant, "device.update", "device:" + id, body);
 
-  json d = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json d = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
-    auth::scope_to_tenant(w, tenant);
     std::string sets;
     auto set = [&](const char* column, const std::string& value) {
       sets += (sets.empty() ? "" : ", ") + std::string(column) + " = " + value;
@@ -215,19 +219,18 @@ awaitable<http::Response> delete_device(Context& ctx, http::Request& req) {
   const std::string id = require_device(ctx, req).rec.id;
   const core::TenantId tenant = caller_tenant(req);
   const auth::AuditEntry audit = audit_by(req, tenant, "device.delete", "device:" + id);
-  const bool deleted = co_await ctx.pool.run([&](pqxx::connection& c) {
+  const bool deleted = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
-    auth::scope_to_tenant(w, tenant);
     const auto r =
         w.exec_params("DELETE FROM devices WHERE id = $1 AND tenant_id = $2", id, tenant);
     if (r.affected_rows() == 0) return false;
     auth::write_audit(w, audit);
     w.commit();
-    // The device's broker login goes with it.
-    if (ctx.mqtt_accounts != nullptr) ctx.mqtt_accounts->sync(c);
     return true;
   });
   if (!deleted) throw http::Problem(409, "Conflict", "device not yet persisted; retry shortly");
+  // The device's broker login goes with it.
+  co_await sync_broker_accounts(ctx);
   // Its series rows went with it (ON DELETE CASCADE), so its readings leave
   // the `readings` view; a device publishing again is provisioned anew.
   if (ctx.remove_device) ctx.remove_device(id);

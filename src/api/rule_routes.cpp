@@ -20,6 +20,7 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
@@ -97,7 +98,7 @@ awaitable<http::Response> list_rules(AlertingContext& ctx, http::Request& req) {
   const core::TenantId tenant = caller_tenant(req);
   const std::size_t limit = limit_param(req);
   const std::int64_t cursor = int_cursor(req).value_or(0);
-  json items = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json items = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     json out = json::array();
     for (const auto& row : w.exec_params(select_sql() + "WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -112,7 +113,7 @@ awaitable<http::Response> list_rules(AlertingContext& ctx, http::Request& req) {
 awaitable<http::Response> get_rule(AlertingContext& ctx, http::Request& req) {
   const core::TenantId tenant = caller_tenant(req);
   const std::int64_t id = id_param(req);
-  json rule = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json rule = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     const auto r = w.exec_params(select_sql() + "WHERE id = $1 AND tenant_id = $2", id, tenant);
     return r.empty() ? json() : row_json(r[0]);
@@ -126,7 +127,7 @@ awaitable<http::Response> create_rule(AlertingContext& ctx, http::Request& req) 
   rules::Rule rule = parse_or_throw(rules::parse_rule(body_object(req), tenant));
   const RuleColumns cols(rule);
   auth::AuditEntry audit = audit_by(req, tenant, "rule.create", "", body_object(req));
-  const auto times = co_await ctx.pool.run([&](pqxx::connection& c) {
+  const auto times = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params1(
         std::string("INSERT INTO rules (tenant_id, name, metric, scope, scope_device, scope_group, "
@@ -160,7 +161,7 @@ awaitable<http::Response> patch_rule(AlertingContext& ctx, http::Request& req) {
   std::array<std::int64_t, 2> times{};
   const auth::AuditEntry audit =
       audit_by(req, tenant, "rule.update", "rule:" + std::to_string(id), patch);
-  const bool found = co_await ctx.pool.run([&](pqxx::connection& c) {
+  const bool found = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params(
         std::string("SELECT ") + storage::kRuleBodySql + " FROM rules WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
@@ -204,7 +205,7 @@ awaitable<http::Response> delete_rule(AlertingContext& ctx, http::Request& req) 
   const core::TenantId tenant = caller_tenant(req);
   const std::int64_t id = id_param(req);
   const auth::AuditEntry audit = audit_by(req, tenant, "rule.delete", "rule:" + std::to_string(id));
-  const bool deleted = co_await ctx.pool.run([&](pqxx::connection& c) {
+  const bool deleted = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params("DELETE FROM rules WHERE id = $1 AND tenant_id = $2 RETURNING id", id, tenant);
     if (!r.empty()) auth::write_audit(w, audit);
@@ -267,7 +268,7 @@ awaitable<http::Response> backtest_rule(AlertingContext& ctx, http::Request& req
   const auto timeout_ms = ctx.backtest_timeout.count();
   bool too_many = false;
   bool timed_out = false;
-  json result = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json result = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     std::vector<rules::BacktestPoint> points;
     {
       pqxx::read_transaction w(c);

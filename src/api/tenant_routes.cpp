@@ -14,6 +14,7 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
@@ -32,7 +33,7 @@ std::string checked_name(const json& body) {
 awaitable<http::Response> list_tenants(Context& ctx, http::Request& req) {
   const std::size_t limit = limit_param(req);
   const std::int64_t after = int_cursor(req).value_or(0);
-  json items = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json items = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
     pqxx::work w(c);
     json out = json::array();
     for (const auto& r : w.exec_params("SELECT id, name FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
@@ -47,7 +48,7 @@ awaitable<http::Response> list_tenants(Context& ctx, http::Request& req) {
 
 awaitable<http::Response> get_tenant(Context& ctx, http::Request& req) {
   const std::int64_t id = id_param(req);
-  json t = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json t = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
     pqxx::work w(c);
     const auto r = w.exec_params("SELECT id, name FROM tenants WHERE id = $1", id);
     return r.empty() ? json() : tenant_json(r[0]);
@@ -61,7 +62,7 @@ awaitable<http::Response> create_tenant(Context& ctx, http::Request& req) {
   const auth::AuditEntry base = audit_by(req, std::nullopt, "tenant.create", "", {{"name", name}});
   json t;
   try {
-    t = co_await ctx.pool.run([&](pqxx::connection& c) {
+    t = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
       pqxx::work w(c);
       const auto r = w.exec_params("INSERT INTO tenants (name) VALUES ($1) RETURNING id, name", name);
       auth::AuditEntry e = base;
@@ -83,7 +84,7 @@ awaitable<http::Response> patch_tenant(Context& ctx, http::Request& req) {
                                          "tenant:" + std::to_string(id), {{"name", name}});
   json t;
   try {
-    t = co_await ctx.pool.run([&](pqxx::connection& c) {
+    t = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
       pqxx::work w(c);
       const auto r = w.exec_params("UPDATE tenants SET name = $1 WHERE id = $2 RETURNING id, name",
                                    name, id);
@@ -106,7 +107,7 @@ awaitable<http::Response> delete_tenant(Context& ctx, http::Request& req) {
                                          "tenant:" + std::to_string(id));
   bool found = false;
   try {
-    found = co_await ctx.pool.run([&](pqxx::connection& c) {
+    found = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
       pqxx::work w(c);
       const auto r = w.exec_params("DELETE FROM tenants WHERE id = $1", id);
       if (r.affected_rows() == 0) return false;

@@ -17,6 +17,7 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
+using storage::Scope;
 
 namespace {
 
@@ -64,9 +65,8 @@ awaitable<http::Response> list_users(Context& ctx, http::Request& req) {
   if (!tenant) tenant = int_query(req, "tenant_id");
   const std::size_t limit = limit_param(req);
   const std::int64_t after = int_cursor(req).value_or(0);
-  json items = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json items = co_await ctx.pool.run(db_scope(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
-    if (tenant) auth::scope_to_tenant(w, *tenant);
     const auto rows = w.exec_params(
         std::string("SELECT ") + kUserColumns +
             " FROM users WHERE id > $1 AND ($2::bigint = 0 OR tenant_id = $2) ORDER BY id LIMIT $3",
@@ -82,9 +82,8 @@ awaitable<http::Response> list_users(Context& ctx, http::Request& req) {
 awaitable<http::Response> get_user(Context& ctx, http::Request& req) {
   const std::int64_t id = id_param(req);
   const auto tenant = scope(principal(req));
-  json u = co_await ctx.pool.run([&](pqxx::connection& c) {
+  json u = co_await ctx.pool.run(db_scope(tenant), [&](pqxx::connection& c) {
     pqxx::work w(c);
-    if (tenant) auth::scope_to_tenant(w, *tenant);
     const auto r = w.exec_params(std::string("SELECT ") + kUserColumns +
                                      " FROM users WHERE id = $1 AND ($2::bigint = 0 OR tenant_id = $2)",
                                  id, tenant.value_or(0));
@@ -115,7 +114,7 @@ awaitable<http::Response> create_user(Context& ctx, http::Request& req) {
                                     {{"email", *email}, {"role", auth::to_string(role)}});
   json u;
   try {
-    u = co_await ctx.pool.run([&](pqxx::connection& c) {
+    u = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
       const auto hash = auth::hash_password(password);
       if (!hash) throw std::runtime_error("password hashing failed");
       pqxx::work w(c);
@@ -139,7 +138,6 @@ awaitable<http::Response> create_user(Context& ctx, http::Request& req) {
 // Loads the target within the caller's reach: 404 outside its tenant, 403
 // when the target's role is above the caller's.
 auth::User reachable_user(pqxx::work& w, std::int64_t id, const http::Principal& p) {
-  if (const auto t = scope(p)) auth::scope_to_tenant(w, *t);
   const auto r = w.exec_params(
       "SELECT id, tenant_id, role, email FROM users WHERE id = $1 AND ($2::bigint = 0 OR tenant_id = $2) "
       "FOR UPDATE",
@@ -171,7 +169,7 @@ awaitable<http::Response> patch_user(Context& ctx, http::Request& req) {
                                           {"password_changed", password.has_value()}});
   json u;
   try {
-    u = co_await ctx.pool.run([&](pqxx::connection& c) {
+    u = co_await ctx.pool.run(db_scope(scope(p)), [&](pqxx::connection& c) {
       pqxx::work w(c);
       const auth::User target = reachable_user(w, id, p);
       if (role) w.exec_params("UPDATE users SET role = $1, updated_at = now() WHERE id = $2", *role, id);
@@ -201,7 +199,7 @@ awaitable<http::Response> delete_user(Context& ctx, http::Request& req) {
   const std::int64_t id = id_param(req);
   if (id == p.user_id) throw http::Problem(409, "Conflict", "you cannot delete yourself");
   const auth::AuditEntry base = audit_by(req, std::nullopt, "user.delete", "user:" + std::to_string(id));
-  co_await ctx.pool.run([&](pqxx::connection& c) {
+  co_await ctx.pool.run(db_scope(scope(p)), [&](pqxx::connection& c) {
     pqxx::work w(c);
     const auth::User target = reachable_user(w, id, p);
     w.exec_params("DELETE FROM users WHERE id = $1", id);

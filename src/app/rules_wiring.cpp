@@ -18,7 +18,7 @@ constexpr auto kFlushEvery = std::chrono::milliseconds(100);
 }  // namespace
 
 RulesWiring::RulesWiring(asio::io_context& ioc, const core::Clock& clock, devices::Registry& registry,
-                         realtime::Hub& hub, metrics::Registry& metrics, std::string pg_url)
+                         realtime::Hub& hub, metrics::Registry& metrics, storage::PgTarget pg)
     : ioc_(ioc),
       clock_(clock),
       registry_(registry),
@@ -26,8 +26,8 @@ RulesWiring::RulesWiring(asio::io_context& ioc, const core::Clock& clock, device
       latency_(metrics.histogram("peregrine_alert_latency_seconds",
                                  "Reading arrival to alert frame handed to WebSocket sessions",
                                  metrics::exponential_buckets(50e-6, 2, 16))),
-      pg_url_(std::move(pg_url)),
-      store_(pg_url_, metrics),
+      pg_(std::move(pg)),
+      store_(pg_, metrics),
       manager_(clock, *this, metrics),
       engine_(clock, manager_, metrics),
       timer_(ioc) {}
@@ -43,7 +43,7 @@ void RulesWiring::add_routes(http::Router& router, storage::QueryPool& pool) {
 bool RulesWiring::start() {
   storage::AlertingState st;
   try {
-    st = storage::load_alerting_state(pg_url_);
+    st = storage::load_alerting_state(pg_);
   } catch (const std::exception& e) {
     spdlog::error("cannot load rules and alerts from PostgreSQL: {}", e.what());
     return false;

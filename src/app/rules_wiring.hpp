@@ -38,7 +38,7 @@ namespace peregrine::app {
 class RulesWiring final : private alerts::AlertObserver, private rules::ReadingHook {
  public:
   RulesWiring(boost::asio::io_context& ioc, const core::Clock& clock, devices::Registry& registry,
-              realtime::Hub& hub, metrics::Registry& metrics, std::string pg_url);
+              realtime::Hub& hub, metrics::Registry& metrics, storage::PgTarget pg);
   ~RulesWiring() override;
   RulesWiring(const RulesWiring&) = delete;
   RulesWiring& operator=(const RulesWiring&) = delete;
@@ -70,7 +70,7 @@ class RulesWiring final : private alerts::AlertObserver, private rules::ReadingH
   devices::Registry& registry_;
   realtime::Hub& hub_;
   metrics::Histogram& latency_;
-  std::string pg_url_;
+  storage::PgTarget pg_;
   storage::AlertStore store_;
   alerts::Manager manager_;
   rules::Engine engine_;

@@ -29,6 +29,7 @@
 #include <peregrine/realtime/hub.hpp>
 #include <peregrine/storage/device_loader.hpp>
 #include <peregrine/storage/migrator.hpp>
+#include <peregrine/storage/pg.hpp>
 #include <peregrine/storage/reading_writer.hpp>
 
 #include "app/periodic.hpp"
@@ -62,6 +63,7 @@ int migrate(const config::Config& cfg) {
     const auto r = storage::migrate(cfg.pg_url, cfg.migrations_dir);
     for (const auto& name : r.applied) spdlog::info("applied migration {}", name);
     spdlog::info("migrations: {} applied, {} already applied", r.applied.size(), r.already);
+    storage::prepare_app_role({cfg.pg_url, cfg.pg_app_role, cfg.pg_app_url});
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("migration failed: {}", e.what());
@@ -71,6 +73,7 @@ int migrate(const config::Config& cfg) {
 
 int serve(const config::Config& cfg) {
   if (migrate(cfg) != 0) return 1;
+  const storage::PgTarget pg{cfg.pg_url, cfg.pg_app_role, cfg.pg_app_url};
 
   const core::SystemClock clock;
   if (!auth::init()) {
@@ -79,7 +82,8 @@ int serve(const config::Config& cfg) {
   }
   if (!cfg.admin_email.empty()) {
     try {
-      if (auth::bootstrap_admin(cfg.pg_url, cfg.admin_email, cfg.admin_password))
+      if (auth::bootstrap_admin(*storage::connect(pg, storage::Scope::all()), cfg.admin_email,
+                                cfg.admin_password))
         spdlog::info("created the first superadmin from PEREGRINE_ADMIN_EMAIL");
     } catch (const std::exception& e) {
       spdlog::error("PEREGRINE_ADMIN_EMAIL: cannot create the first user: {}", e.what());
@@ -98,7 +102,7 @@ int serve(const config::Config& cfg) {
 
   devices::Registry registry;
   try {
-    const std::size_t n = storage::load_registry(cfg.pg_url, registry);
+    const std::size_t n = storage::load_registry(pg, registry);
     spdlog::info("loaded {} devices", n);
   } catch (const std::exception& e) {
     spdlog::error("cannot load devices from PostgreSQL: {}", e.what());
@@ -107,11 +111,12 @@ int serve(const config::Config& cfg) {
 
   asio::io_context ioc(1);
 
-  storage::ReadingWriter writer({.pg_url = cfg.pg_url,
+  storage::ReadingWriter writer({.target = pg,
                                  .batch_rows = cfg.batch_rows,
                                  .batch_age = cfg.batch_age,
                                  .queue_rows = cfg.queue_rows,
-                                 .partitions_ahead_days = cfg.partitions_ahead_days},
+                                 .partitions_ahead_days = cfg.partitions_ahead_days,
+                                 .retention_days = cfg.retention_days},
                                 metrics);
   const auto redis_target = cache::parse_redis_url(cfg.redis_url);
   if (!redis_target) {
@@ -121,14 +126,14 @@ int serve(const config::Config& cfg) {
   cache::LiveState live(*redis_target, cfg.redis_flush, metrics);
   cache::StateReader state_reader(*redis_target);
   realtime::Hub hub(ioc, {.session_queue = cfg.ws_queue_messages}, metrics);
-  RulesWiring rules(ioc, clock, registry, hub, metrics, cfg.pg_url);
+  RulesWiring rules(ioc, clock, registry, hub, metrics, pg);
 
   ingest::Pipeline pipeline({.auto_provision = cfg.auto_provision,
                              .max_payload_bytes = cfg.mqtt_max_payload,
                              .max_past_us = cfg.max_past_days * 86400LL * 1'000'000},
                             clock, registry, writer, live, hub, rules.hook(), metrics);
 
-  storage::QueryPool pool(cfg.pg_url, cfg.query_threads);
+  storage::QueryPool pool(pg, cfg.query_threads);
   mqtt::Subscriber subscriber(
       {.url = cfg.mqtt_url,
        .client_id = cfg.mqtt_client_id,
@@ -153,8 +158,7 @@ int serve(const config::Config& cfg) {
   if (mqtt_accounts.enabled()) {
     // Before MQTT intake starts, so the broker knows Peregrine's own account.
     try {
-      pqxx::connection c(cfg.pg_url);
-      if (!mqtt_accounts.sync(c)) return 1;
+      if (!mqtt_accounts.sync(*storage::connect(pg, storage::Scope::all()))) return 1;
     } catch (const std::exception& e) {
       spdlog::error("PEREGRINE_MQTT_PASSWD_FILE: cannot read device accounts: {}", e.what());
       return 1;

@@ -150,16 +150,10 @@ void write_audit(pqxx::work& w, const AuditEntry& e) {
                 e.detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), e.remote);
 }
 
-void scope_to_tenant(pqxx::work& w, std::int64_t tenant) {
-  w.exec_params("SELECT set_config('peregrine.tenant', $1, true)", std::to_string(tenant));
-}
-
-bool bootstrap_admin(const std::string& pg_url, const std::string& email,
-                     const std::string& password) {
+bool bootstrap_admin(pqxx::connection& c, const std::string& email, const std::string& password) {
   const auto norm = normalize_email(email);
   if (!norm) throw std::invalid_argument("PEREGRINE_ADMIN_EMAIL is not an email address");
   if (password.size() < 8) throw std::invalid_argument("PEREGRINE_ADMIN_PASSWORD: at least 8 characters");
-  pqxx::connection c(pg_url);
   pqxx::work w(c);
   // Two servers starting at once must not both create one.
   w.exec("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE");

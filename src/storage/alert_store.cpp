@@ -138,8 +138,8 @@ void write(pqxx::connection& conn, std::vector<AlertOp>& batch, metrics::Counter
 
 }  // namespace
 
-AlertStore::AlertStore(std::string pg_url, metrics::Registry& metrics)
-    : pg_url_(std::move(pg_url)),
+AlertStore::AlertStore(PgTarget target, metrics::Registry& metrics)
+    : target_(std::move(target)),
       depth_gauge_(metrics.gauge("peregrine_alert_store_queue_depth",
                                  "Alert rows, events and snapshots waiting to be written")),
       written_(metrics.counter("peregrine_alert_store_ops_total",
@@ -204,7 +204,7 @@ void AlertStore::run() {
     coalesce(batch);
     bool ok = false;
     try {
-      if (!conn) conn = std::make_unique<pqxx::connection>(pg_url_);
+      if (!conn) conn = connect(target_, Scope::all());
       write(*conn, batch, written_, errors_, lost_);
       ok = true;
     } catch (const std::exception& e) {
@@ -262,9 +262,9 @@ alerts::Alert alert_from_row(const pqxx::row& r) {
   return a;
 }
 
-AlertingState load_alerting_state(const std::string& pg_url) {
-  pqxx::connection conn(pg_url);
-  pqxx::read_transaction tx(conn);
+AlertingState load_alerting_state(const PgTarget& target) {
+  const auto conn = connect(target, Scope::all());
+  pqxx::read_transaction tx(*conn);
   AlertingState st;
   for (const auto& row : tx.exec(std::string("SELECT id, tenant_id, ") + kRuleBodySql +
                                  " FROM rules WHERE enabled ORDER BY id")) {

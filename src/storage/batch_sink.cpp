@@ -22,12 +22,6 @@ std::int64_t day_of(core::Micros ts) noexcept { return ts / kDayUs - (ts % kDayU
 // "YYYY-MM-DD" of a day number.
 std::string date_of(std::int64_t day) { return core::format_rfc3339(day * kDayUs).substr(0, 10); }
 
-std::string partition_name(std::int64_t day) {
-  std::string date = date_of(day);
-  date.erase(std::remove(date.begin(), date.end(), '-'), date.end());
-  return "readings_raw_p" + date;
-}
-
 template <class T, class Fn>
 void for_each_chunk(const std::vector<T>& items, Fn fn) {
   for (std::size_t i = 0; i < items.size(); i += kStatementRows) {
@@ -107,9 +101,10 @@ void WorkBatch::absorb(WorkBatch& newer) {
   newer.clear();
 }
 
-BatchSink::BatchSink(std::string pg_url, int partitions_ahead_days)
-    : pg_url_(std::move(pg_url)),
+BatchSink::BatchSink(PgTarget target, int partitions_ahead_days, int retention_days)
+    : target_(std::move(target)),
       ahead_days_(partitions_ahead_days),
+      retention_days_(retention_days),
       ahead_done_day_(std::numeric_limits<std::int64_t>::min()) {
   ts_buf_.reserve(32);
 }
@@ -119,7 +114,8 @@ BatchSink::~BatchSink() = default;
 bool BatchSink::connected() const noexcept { return conn_ && conn_->is_open(); }
 
 void BatchSink::connect() {
-  conn_ = std::make_unique<pqxx::connection>(pg_url_);
+  // Every tenant's devices and series: the rows it writes name their tenant.
+  conn_ = storage::connect(target_, Scope::all());
   ahead_done_day_ = std::numeric_limits<std::int64_t>::min();
   ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
@@ -138,16 +134,26 @@ void BatchSink::ensure_ahead(core::Micros now_us) {
   for (std::int64_t d = today - 1; d <= today + ahead_days_; ++d) {
     if (known_days_.count(d) == 0) create_partition(d);
   }
+  if (retention_days_ > 0) drop_partitions_before(today - retention_days_ + 1);
   ahead_done_day_ = today;
 }
 
-void BatchSink::create_partition(std::int64_t day) {
-  // Bounds are written in UTC explicitly: a bare date would be read in the
-  // session's TimeZone.
+void BatchSink::drop_partitions_before(std::int64_t day) {
   pqxx::work tx(*conn_);
-  tx.exec("CREATE TABLE IF NOT EXISTS " + partition_name(day) +
-          " PARTITION OF readings_raw FOR VALUES FROM ('" + date_of(day) + " 00:00:00+00') TO ('" +
-          date_of(day + 1) + " 00:00:00+00')");
+  const int dropped = tx.exec_params1("SELECT peregrine_drop_day_partitions_before($1::date)",
+                                      date_of(day))[0]
+                          .as<int>();
+  tx.commit();
+  known_days_.erase(known_days_.begin(), known_days_.lower_bound(day));
+  if (dropped > 0)
+    spdlog::info("retention: dropped {} day partitions before {}", dropped, date_of(day));
+}
+
+void BatchSink::create_partition(std::int64_t day) {
+  // DDL on readings_raw needs its owner: the function runs as the owner
+  // (migrations/0005) and writes the bounds in UTC.
+  pqxx::work tx(*conn_);
+  tx.exec_params("SELECT peregrine_create_day_partition($1::date)", date_of(day));
   tx.commit();
   known_days_.insert(day);
 }

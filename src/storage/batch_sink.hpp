@@ -15,6 +15,7 @@
 #include <pqxx/connection>
 
 #include <peregrine/core/types.hpp>
+#include <peregrine/storage/pg.hpp>
 #include <peregrine/ingest/sinks.hpp>
 
 namespace peregrine::storage {
@@ -68,7 +69,8 @@ enum class WriteOutcome {
 
 class BatchSink {
  public:
-  BatchSink(std::string pg_url, int partitions_ahead_days);
+  /// `retention_days` 0 keeps every partition.
+  BatchSink(PgTarget target, int partitions_ahead_days, int retention_days);
   ~BatchSink();
 
   bool connected() const noexcept;
@@ -76,8 +78,8 @@ class BatchSink {
   void connect();
   void disconnect() noexcept;
 
-  /// Creates the partitions for yesterday … today + ahead once per UTC day.
-  /// Throws.
+  /// Once per UTC day: creates the partitions for yesterday … today + ahead
+  /// and drops those older than the retention. Throws.
   void ensure_ahead(core::Micros now_us);
 
   /// Writes the batch's declarations and device states (`meta`) and/or its
@@ -87,10 +89,12 @@ class BatchSink {
  private:
   void ensure_partitions(const std::vector<ingest::StoredRow>& rows);
   void create_partition(std::int64_t day);
+  void drop_partitions_before(std::int64_t day);
   void copy_rows(pqxx::transaction_base& tx, const std::vector<ingest::StoredRow>& rows);
 
-  std::string pg_url_;
+  PgTarget target_;
   int ahead_days_;
+  int retention_days_;
   std::unique_ptr<pqxx::connection> conn_;
   std::set<std::int64_t> known_days_;
   std::int64_t ahead_done_day_;

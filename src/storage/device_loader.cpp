@@ -5,9 +5,9 @@
 
 namespace peregrine::storage {
 
-std::size_t load_registry(const std::string& pg_url, devices::Registry& registry) {
-  pqxx::connection conn(pg_url);
-  pqxx::read_transaction tx(conn);
+std::size_t load_registry(const PgTarget& target, devices::Registry& registry) {
+  const auto conn = connect(target, Scope::all());
+  pqxx::read_transaction tx(*conn);
 
   std::size_t loaded = 0;
   const auto devices = tx.exec(

@@ -4,19 +4,29 @@
 
 namespace peregrine::storage {
 
-QueryPool::QueryPool(std::string pg_url, int threads)
-    : pg_url_(std::move(pg_url)), pool_(static_cast<std::size_t>(threads)) {}
+QueryPool::QueryPool(PgTarget target, int threads)
+    : target_(std::move(target)), pool_(static_cast<std::size_t>(threads)) {}
 
 QueryPool::~QueryPool() { stop(); }
 
 void QueryPool::stop() { pool_.join(); }
 
-void QueryPool::call_with_connection(const std::function<void(pqxx::connection&)>& fn) {
+void QueryPool::call_with_connection(Scope scope,
+                                     const std::function<void(pqxx::connection&)>& fn) {
   // One connection per pool thread, closed when the thread exits (at join).
+  // `current` mirrors its `peregrine.tenant`: only the pool sets it, so a
+  // call for the same tenant as the one before skips the round trip.
   thread_local std::unique_ptr<pqxx::connection> conn;
+  thread_local Scope current = Scope::none();
   if (conn && !conn->is_open()) conn.reset();
-  if (!conn) conn = std::make_unique<pqxx::connection>(pg_url_);
   try {
+    if (!conn) {
+      conn = connect(target_, scope);
+      current = scope;
+    } else if (!(current == scope)) {
+      set_scope(*conn, scope);
+      current = scope;
+    }
     fn(*conn);
   } catch (const pqxx::broken_connection&) {
     conn.reset();

@@ -187,7 +187,7 @@ bool ReadingWriter::flush(BatchSink& sink, WorkBatch& batch) {
 }
 
 void ReadingWriter::run() {
-  BatchSink sink(opts_.pg_url, opts_.partitions_ahead_days);
+  BatchSink sink(opts_.target, opts_.partitions_ahead_days, opts_.retention_days);
   auto batch = std::make_unique<WorkBatch>();
   auto backoff = std::chrono::milliseconds(kBackoffMin);
   std::size_t given_up = 0;

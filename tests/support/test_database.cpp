@@ -20,6 +20,17 @@ std::string with_database(const std::string& url, const std::string& db) {
   return base + "/" + db + tail;
 }
 
+// postgresql://user@host… → the same URL logging in as `user`.
+std::string with_user(const std::string& url, const std::string& user) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  return url.substr(0, scheme + 3) + user + url.substr(at);
+}
+
+constexpr const char* kOwner = "peregrine_it";
+constexpr const char* kAppRole = "peregrine_app";
+
 std::string where_clause(pqxx::work& w, const std::string& device, const std::string& metric) {
   std::string where = " WHERE true";
   if (!device.empty()) where += " AND device_id = " + w.quote(device);
@@ -29,10 +40,19 @@ std::string where_clause(pqxx::work& w, const std::string& device, const std::st
 }  // namespace
 
 TestDatabase::TestDatabase(const std::string& admin_url)
-    : admin_url_(admin_url), name_("it_" + random_hex(10)), url_(with_database(admin_url, name_)) {
+    : admin_url_(admin_url),
+      name_("it_" + random_hex(10)),
+      url_(with_user(with_database(admin_url, name_), kOwner)),
+      admin_db_url_(with_database(admin_url, name_)) {
   pqxx::connection c{admin_url_};
   pqxx::nontransaction w{c};
-  w.exec("CREATE DATABASE " + name_);
+  // Roles are per cluster: made once, by whichever test comes first.
+  w.exec(std::string("DO $$ BEGIN CREATE ROLE ") + kOwner +
+         " LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  w.exec(std::string("DO $$ BEGIN CREATE ROLE ") + kAppRole +
+         " NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  w.exec(std::string("GRANT ") + kAppRole + " TO " + kOwner);
+  w.exec("CREATE DATABASE " + name_ + " OWNER " + kOwner);
 }
 
 TestDatabase::~TestDatabase() {
@@ -46,14 +66,14 @@ TestDatabase::~TestDatabase() {
 }
 
 void TestDatabase::exec(const std::string& sql) const {
-  pqxx::connection c{url_};
+  pqxx::connection c{admin_db_url_};
   pqxx::work w{c};
   w.exec(sql);
   w.commit();
 }
 
 std::int64_t TestDatabase::scalar(const std::string& sql) const {
-  pqxx::connection c{url_};
+  pqxx::connection c{admin_db_url_};
   pqxx::work w{c};
   const auto r = w.exec(sql);
   if (r.empty() || r[0][0].is_null()) return 0;
@@ -62,7 +82,7 @@ std::int64_t TestDatabase::scalar(const std::string& sql) const {
 
 std::int64_t TestDatabase::count_readings(const std::string& device,
                                           const std::string& metric) const {
-  pqxx::connection c{url_};
+  pqxx::connection c{admin_db_url_};
   pqxx::work w{c};
   const auto r = w.exec("SELECT count(*) FROM readings" + where_clause(w, device, metric));
   return r[0][0].as<std::int64_t>();
@@ -70,7 +90,7 @@ std::int64_t TestDatabase::count_readings(const std::string& device,
 
 std::vector<ReadingRow> TestDatabase::readings(const std::string& device,
                                                const std::string& metric) const {
-  pqxx::connection c{url_};
+  pqxx::connection c{admin_db_url_};
   pqxx::work w{c};
   // extract() returns numeric in PostgreSQL 14+, so the µs are exact.
   const auto r = w.exec(
@@ -86,7 +106,7 @@ std::vector<ReadingRow> TestDatabase::readings(const std::string& device,
 }
 
 void TestDatabase::insert_device(const std::string& id) const {
-  pqxx::connection c{url_};
+  pqxx::connection c{admin_db_url_};
   pqxx::work w{c};
   w.exec("INSERT INTO devices (id, tenant_id) VALUES (" + w.quote(id) + ", 1)");
   w.commit();

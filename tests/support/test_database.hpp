@@ -3,6 +3,12 @@
 /// admin URL and dropped (WITH FORCE) in the destructor, with read helpers
 /// over the contract's `readings` view. Every helper opens its own connection,
 /// so the object survives the server being stopped and started. Test thread.
+///
+/// Set up the way a DBA would for production: the database belongs to a
+/// login that is not a superuser (`peregrine_it`, so row-level security is
+/// not bypassed), and the server's role `peregrine_app` exists and is granted
+/// to it. `url()` is that owner's (for the server); the helpers read as the
+/// admin, past the wall, to check what the server did.
 
 #include <cstdint>
 #include <string>
@@ -24,6 +30,7 @@ class TestDatabase {
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;
 
+  /// The owner's URL: what the server under test connects with.
   const std::string& url() const noexcept { return url_; }
   const std::string& name() const noexcept { return name_; }
 
@@ -42,6 +49,7 @@ class TestDatabase {
   std::string admin_url_;
   std::string name_;
   std::string url_;
+  std::string admin_db_url_;  // this database as the admin
 };
 
 }  // namespace peregrine::test

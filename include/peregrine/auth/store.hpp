@@ -63,14 +63,10 @@ struct AuditEntry {
 };
 void write_audit(pqxx::work& w, const AuditEntry& e);
 
-/// Restricts the rest of the transaction to `tenant`'s rows through the
-/// row-level-security policies of migration 0003 (`peregrine.tenant`).
-void scope_to_tenant(pqxx::work& w, std::int64_t tenant);
-
 /// Creates the first user (a superadmin of the default tenant) when the
-/// users table is empty. Returns true when it created one. Opens its own
-/// connection; call at start, before serving. Throws on database errors.
-bool bootstrap_admin(const std::string& pg_url, const std::string& email,
-                     const std::string& password);
+/// users table is empty. Returns true when it created one. `c` must see every
+/// tenant (storage::Scope::all()); call at start, before serving. Throws on
+/// database errors.
+bool bootstrap_admin(pqxx::connection& c, const std::string& email, const std::string& password);
 
 }  // namespace peregrine::auth

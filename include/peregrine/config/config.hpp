@@ -23,6 +23,8 @@ struct Config {
   std::string tls_key;                     ///< PEREGRINE_TLS_KEY (PEM private key)
   // [postgres]
   std::string pg_url = "postgresql://peregrine@127.0.0.1:5432/peregrine";  ///< PEREGRINE_PG_URL
+  std::string pg_app_role = "peregrine_app";  ///< PEREGRINE_PG_APP_ROLE
+  std::string pg_app_url;  ///< PEREGRINE_PG_APP_URL (empty = PEREGRINE_PG_URL + SET ROLE)
   std::string migrations_dir = "migrations";  ///< PEREGRINE_MIGRATIONS_DIR
   int query_threads = 2;                   ///< PEREGRINE_QUERY_THREADS
   // [redis]

@@ -30,6 +30,7 @@
 #include <peregrine/alerts/alert.hpp>
 #include <peregrine/metrics/registry.hpp>
 #include <peregrine/rules/rule.hpp>
+#include <peregrine/storage/pg.hpp>
 
 namespace peregrine::storage {
 
@@ -48,7 +49,7 @@ struct AlertingState {
 };
 
 /// Blocking; throws on connection or SQL errors. Any thread (start-up).
-AlertingState load_alerting_state(const std::string& pg_url);
+AlertingState load_alerting_state(const PgTarget& target);
 
 /// SQL expression over a `rules` row giving the rule body as JSON text
 /// (without id), for rule_from_row.
@@ -76,7 +77,7 @@ alerts::Alert alert_from_row(const pqxx::row& row);
 class AlertStore {
  public:
   /// Registers peregrine_alert_store_* in `metrics` (which must outlive it).
-  AlertStore(std::string pg_url, metrics::Registry& metrics);
+  AlertStore(PgTarget target, metrics::Registry& metrics);
   ~AlertStore();
   AlertStore(const AlertStore&) = delete;
   AlertStore& operator=(const AlertStore&) = delete;
@@ -95,7 +96,7 @@ class AlertStore {
  private:
   void run();
 
-  std::string pg_url_;
+  PgTarget target_;
   metrics::Gauge& depth_gauge_;
   metrics::Counter& written_;
   metrics::Counter& errors_;

@@ -5,10 +5,11 @@
 #include <string>
 
 #include <peregrine/devices/registry.hpp>
+#include <peregrine/storage/pg.hpp>
 
 namespace peregrine::storage {
 
 /// Returns the number of devices loaded. Throws on database errors.
-std::size_t load_registry(const std::string& pg_url, devices::Registry& registry);
+std::size_t load_registry(const PgTarget& target, devices::Registry& registry);
 
 }  // namespace peregrine::storage

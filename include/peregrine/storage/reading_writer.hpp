@@ -18,6 +18,7 @@
 
 #include <peregrine/ingest/sinks.hpp>
 #include <peregrine/metrics/registry.hpp>
+#include <peregrine/storage/pg.hpp>
 
 namespace peregrine::storage {
 
@@ -25,11 +26,12 @@ struct WorkBatch;
 class BatchSink;
 
 struct WriterOptions {
-  std::string pg_url;
+  PgTarget target;
   std::size_t batch_rows = 5000;
   std::chrono::milliseconds batch_age{5};
   std::size_t queue_rows = 2'000'000;  ///< pressure() above this, off again below half
   int partitions_ahead_days = 3;
+  int retention_days = 0;  ///< drop day partitions older than this (0 = keep)
 };
 
 class ReadingWriter final : public ingest::ReadingStore {

@@ -22,7 +22,7 @@ TEST_F(DeviceLoaderTest, RestoresDevicesSeqStateAndSeriesKeys) {
   }
 
   devices::Registry registry;
-  EXPECT_EQ(load_registry(url_, registry), 2u);
+  EXPECT_EQ(load_registry(target(), registry), 2u);
 
   devices::Device* pump = registry.find("pump-1");
   ASSERT_NE(pump, nullptr);

@@ -11,6 +11,7 @@
 #include <pqxx/pqxx>
 
 #include <peregrine/storage/migrator.hpp>
+#include <peregrine/storage/pg.hpp>
 
 namespace peregrine::storage::testing {
 
@@ -47,7 +48,15 @@ class PgTest : public ::testing::Test {
     pqxx::nontransaction(c).exec("DROP DATABASE IF EXISTS " + db_ + " WITH (FORCE)");
   }
 
-  void migrate_db() { storage::migrate(url_, migrations_dir()); }
+  /// Migrates and prepares the server's role, as `peregrine serve` does.
+  void migrate_db() {
+    storage::migrate(url_, migrations_dir());
+    storage::prepare_app_role(target());
+  }
+
+  /// What the server would use: this database as the owner, switching to
+  /// the default app role.
+  PgTarget target() const { return {url_, "peregrine_app", ""}; }
 
   /// First column of the first row of `sql`, as T.
   template <class T>

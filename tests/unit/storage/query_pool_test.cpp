@@ -16,20 +16,21 @@ namespace asio = boost::asio;
 
 TEST_F(QueryPoolTest, RunResumesOnTheLoopWithResultOrException) {
   asio::io_context io;
-  QueryPool pool(url_, 2);
+  migrate_db();
+  QueryPool pool(target(), 2);
   int answer = 0;
   std::string error;
   bool same_thread = false;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        answer = co_await pool.run([](pqxx::connection& c) {
+        answer = co_await pool.run(Scope::all(), [](pqxx::connection& c) {
           pqxx::read_transaction tx(c);
           return tx.exec1("SELECT 41 + 1")[0].as<int>();
         });
         same_thread = io.get_executor().running_in_this_thread();
         try {
-          co_await pool.run([](pqxx::connection& c) {
+          co_await pool.run(Scope::all(), [](pqxx::connection& c) {
             pqxx::work tx(c);
             tx.exec("SELECT * FROM no_such_table");
             return std::string("unreachable");
@@ -38,7 +39,7 @@ TEST_F(QueryPoolTest, RunResumesOnTheLoopWithResultOrException) {
           error = e.what();
         }
         // The pool thread's connection survives a SQL error.
-        answer += co_await pool.run([](pqxx::connection& c) {
+        answer += co_await pool.run(Scope::all(), [](pqxx::connection& c) {
           pqxx::read_transaction tx(c);
           return tx.exec1("SELECT 1")[0].as<int>();
         });

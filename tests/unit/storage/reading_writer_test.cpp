@@ -23,7 +23,7 @@ devices::DeviceRecord device(std::string id) {
 TEST_F(ReadingWriterTest, WritesEveryRowAcrossDaysOnStop) {
   migrate_db();
   metrics::Registry metrics;
-  ReadingWriter writer({.pg_url = url_, .batch_rows = 1000}, metrics);
+  ReadingWriter writer({.target = target(), .batch_rows = 1000}, metrics);
   writer.start();
 
   writer.declare_device(device("pump-1"));
@@ -87,10 +87,38 @@ TEST_F(ReadingWriterTest, WritesEveryRowAcrossDaysOnStop) {
   EXPECT_NE(text.find("peregrine_storage_batch_seconds_bucket"), std::string::npos) << text;
 }
 
+TEST_F(ReadingWriterTest, RetentionDropsOnlyTheDaysPastIt) {
+  migrate_db();
+  {
+    pqxx::connection c(url_);
+    pqxx::work w(c);
+    w.exec("SELECT peregrine_create_day_partition(current_date - d) FROM generate_series(1, 5) d");
+    w.commit();
+  }
+  metrics::Registry metrics;
+  ReadingWriter writer({.target = target(), .retention_days = 3}, metrics);
+  writer.start();
+  writer.declare_device(device("pump-1"));
+  writer.declare_series(1, core::kDefaultTenant, "pump-1", "temp");
+  const core::Micros now = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  writer.append(std::vector<ingest::StoredRow>{{1, now, 1.5}});
+  writer.stop();
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings"), 1);
+  // Kept: the last 3 days (today, yesterday, the day before) and those ahead.
+  EXPECT_EQ(query_value<std::string>(
+                "SELECT string_agg((current_date - d)::text, ',' ORDER BY d) FROM "
+                "generate_series(0, 5) d WHERE to_regclass('readings_raw_p' || "
+                "to_char(current_date - d, 'YYYYMMDD')) IS NOT NULL"),
+            query_value<std::string>("SELECT string_agg((current_date - d)::text, ',' ORDER BY d) "
+                                     "FROM generate_series(0, 2) d"));
+}
+
 TEST_F(ReadingWriterTest, RejectedDeclarationsAreCountedAndRowsStillLand) {
   migrate_db();
   metrics::Registry metrics;
-  ReadingWriter writer({.pg_url = url_}, metrics);
+  ReadingWriter writer({.target = target()}, metrics);
   writer.start();
   writer.declare_device(device("not a valid id!"));  // violates the CHECK constraint
   const ingest::StoredRow row{9, kJan1st2020, 1.5};
@@ -107,7 +135,7 @@ TEST_F(ReadingWriterTest, RejectedDeclarationsAreCountedAndRowsStillLand) {
 TEST_F(ReadingWriterTest, PressureRisesAboveQueueRowsAndClearsWhenDrained) {
   migrate_db();
   metrics::Registry metrics;
-  ReadingWriter writer({.pg_url = url_, .queue_rows = 100}, metrics);
+  ReadingWriter writer({.target = target(), .queue_rows = 100}, metrics);
   writer.declare_device(device("pump-1"));
   writer.declare_series(1, core::kDefaultTenant, "pump-1", "temp");
   std::vector<ingest::StoredRow> rows(150, ingest::StoredRow{1, kJan1st2020, 2.0});
@@ -125,7 +153,7 @@ TEST_F(ReadingWriterTest, PressureRisesAboveQueueRowsAndClearsWhenDrained) {
 TEST_F(ReadingWriterTest, StopGivesUpAfterTheDeadlineWhenPostgresIsUnreachable) {
   metrics::Registry metrics;
   // Port 1 on localhost refuses connections.
-  ReadingWriter writer({.pg_url = "postgresql://postgres@127.0.0.1:1/none"}, metrics);
+  ReadingWriter writer({.target = {"postgresql://postgres@127.0.0.1:1/none", "peregrine_app", ""}}, metrics);
   writer.start();
   const ingest::StoredRow row{1, kJan1st2020, 1.0};
   writer.append({&row, 1});
