@@ -201,7 +201,8 @@ int serve(const config::Config& cfg) {
   hub.set_authenticator([&authenticator](std::string_view token,
                                          std::optional<core::TenantId> requested) {
     auto grant = authenticator.stream_tenant(token, requested);
-    return realtime::WsAuth{grant.tenant, grant.status, std::move(grant.detail)};
+    return realtime::WsAuth{grant.tenant, grant.status, std::move(grant.detail),
+                            grant.expires_us};
   });
   http_server.set_upgrade_handler([&hub](asio::ip::tcp::socket s, http::RawRequest r) {
     hub.accept(std::move(s), std::move(r));

@@ -84,11 +84,11 @@ Authenticator::StreamGrant Authenticator::stream_tenant(
     return {std::nullopt, 401, std::string(to_string(*err))};
   }
   const Claims& c = std::get<Claims>(v);
-  if (!requested || *requested == c.tenant) return {c.tenant, 200, {}};
+  if (!requested || *requested == c.tenant) return {c.tenant, 200, {}, c.expires_us};
   if (c.role != Role::superadmin) {
     return {std::nullopt, 403, "only a superadmin may watch another tenant"};
   }
-  return {*requested, 200, {}};
+  return {*requested, 200, {}, c.expires_us};
 }
 
 http::Guard Authenticator::guard() const {

@@ -142,6 +142,7 @@ VerifyResult TokenSigner::verify(std::string_view token) const {
   c.role = *r;
   c.tenant = tenant;
   c.email = email;
+  c.expires_us = static_cast<core::Micros>(exp) * 1'000'000;
   return c;
 }
 

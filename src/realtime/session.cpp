@@ -39,6 +39,22 @@ std::optional<std::uint64_t> parse_seq(std::string_view s) {
 
 }  // namespace
 
+std::optional<std::string> renewal_refusal(const WsAuth& verdict, core::TenantId tenant) {
+  if (!verdict.tenant) return verdict.detail.empty() ? "token refused" : verdict.detail;
+  // A session never changes tenant: its subscriptions live in that tenant's index.
+  if (*verdict.tenant != tenant) return "token is for another tenant";
+  return std::nullopt;
+}
+
+std::string_view close_reason_text(std::string_view reason) noexcept {
+  constexpr std::size_t kMax = 123;  // RFC 6455: 125-byte control payload less the code
+  if (reason.size() <= kMax) return reason;
+  std::size_t n = kMax;
+  // Never split a UTF-8 sequence: the client must get valid text.
+  while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
+  return reason.substr(0, n);
+}
+
 bool Session::auth_required() const noexcept {
   return hub_ != nullptr && static_cast<bool>(hub_->authenticate);
 }
@@ -53,7 +69,8 @@ WsAuth Session::check_token(std::string_view token,
   return hub_->authenticate(token, requested);
 }
 
-WsAuth Session::check_auth_message(std::string_view text) const {
+WsAuth Session::check_auth_message(std::string_view text,
+                                   std::optional<core::TenantId> fallback) const {
   const auto msg = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   const auto op = msg.is_object() ? msg.find("op") : msg.end();
   if (!msg.is_object() || op == msg.end() || !op->is_string() || *op != "auth") {
@@ -61,7 +78,7 @@ WsAuth Session::check_auth_message(std::string_view text) const {
   }
   const auto token = msg.find("token");
   if (token == msg.end() || !token->is_string()) return {std::nullopt, 401, "\"token\" missing"};
-  std::optional<core::TenantId> requested;
+  std::optional<core::TenantId> requested = fallback;
   if (const auto t = msg.find("tenant"); t != msg.end()) {
     if (!t->is_number_integer()) return {std::nullopt, 400, "\"tenant\" must be an integer"};
     requested = t->get<core::TenantId>();
@@ -121,7 +138,7 @@ void Session::deliver(const Text& text) {
       // An alert the client cannot take: better closed than silently wrong.
       hub_->slow_closes.inc();
       overflowed_ = true;
-      close(CloseCode::policy);
+      close(CloseCode::policy, "too slow to take alerts");
       return;
     case OutQueue::Result::dropped:
       hub_->dropped.inc();
@@ -177,10 +194,20 @@ void Session::handle_message(std::string_view text) {
     }
     replay_alerts(since->get<std::uint64_t>());
   } else if (op == "auth") {
-    // Already authenticated (or the hub has no authenticator): nothing to do.
+    // Without an authenticator there is no token to renew.
+    if (auth_required()) renew(text);
   } else {
     reply(error_frame(hub_->next_seq(), "unknown op: " + op));
   }
+}
+
+void Session::renew(std::string_view text) {
+  const WsAuth verdict = check_auth_message(text, tenant_);
+  if (const auto refusal = renewal_refusal(verdict, tenant_)) {
+    close(CloseCode::policy, *refusal);
+    return;
+  }
+  arm_expiry(verdict.expires_us);
 }
 
 void Session::subscribe(const std::string& topic) {

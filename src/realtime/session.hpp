@@ -26,6 +26,12 @@ namespace peregrine::realtime {
 /// WebSocket close codes used by the hub.
 enum class CloseCode : std::uint16_t { going_away = 1001, policy = 1008 };
 
+/// Why a renewal verdict (a later `{"op":"auth"}`) ends a session of
+/// `tenant`, or nullopt when the session goes on. Pure.
+std::optional<std::string> renewal_refusal(const WsAuth& verdict, core::TenantId tenant);
+/// `reason` cut to what a close frame carries (123 bytes). Pure.
+std::string_view close_reason_text(std::string_view reason) noexcept;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Hub& hub, core::TenantId tenant);
@@ -41,8 +47,10 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Queues any other frame; closes the session (1008) if it cannot.
   void deliver(const Text& text);
 
-  /// Starts the close handshake; further frames are ignored.
-  virtual void close(CloseCode code) = 0;
+  /// Starts the close handshake (with `reason`, see close_reason_text);
+  /// further frames are ignored.
+  virtual void close(CloseCode code, std::string_view reason) = 0;
+  void close(CloseCode code) { close(code, {}); }
   /// The hub is being destroyed: forget it.
   void detach() noexcept;
 
@@ -51,9 +59,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool auth_required() const noexcept;
   /// The authenticator's verdict on `token`; refused when the hub is gone.
   WsAuth check_token(std::string_view token, std::optional<core::TenantId> requested) const;
-  /// The verdict on a first message, which must be `{"op":"auth","token":…}`
-  /// (optionally `"tenant": N`).
-  WsAuth check_auth_message(std::string_view text) const;
+  /// The verdict on a message that must be `{"op":"auth","token":…}`
+  /// (optionally `"tenant": N`; `fallback` when it has none).
+  WsAuth check_auth_message(std::string_view text,
+                            std::optional<core::TenantId> fallback = std::nullopt) const;
   /// How long a session may stay unauthenticated.
   std::chrono::milliseconds auth_timeout() const noexcept;
   /// Only before open(): the tenant authentication chose.
@@ -66,6 +75,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish() noexcept;
   /// The writer has work.
   virtual void wake() = 0;
+  /// Closes the session (1008 "token expired") at `expires_us` (µs since the
+  /// epoch) instead of any earlier deadline; 0 = never.
+  virtual void arm_expiry(core::Micros expires_us) = 0;
 
   Text next_frame() { return queue_.pop(); }
   bool has_frames() const noexcept { return !queue_.empty(); }
@@ -75,6 +87,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void subscribe(const std::string& topic);
   void unsubscribe(const std::string& topic);
   void replay_alerts(std::uint64_t since);
+  void renew(std::string_view text);
 
   Hub::State* hub_;
   core::TenantId tenant_;

@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -60,7 +61,10 @@ class WsSession final : public Session {
         ws_(std::forward<NextLayer>(next_layer)),
         request_(std::move(request)),
         signal_(ws_.get_executor()),
-        close_guard_(ws_.get_executor()) {}
+        close_guard_(ws_.get_executor()),
+        expiry_(ws_.get_executor()) {}
+
+  using Session::close;
 
   asio::any_io_executor executor() { return ws_.get_executor(); }
 
@@ -68,6 +72,7 @@ class WsSession final : public Session {
     auto& ws = self->ws_;
     beast::error_code ec;
     bool authenticated = !self->auth_required();
+    core::Micros expires_us = 0;
     if (!authenticated) {
       const WsAuth verdict = self->check_query_token();
       if (!verdict.tenant && verdict.status != 0) {
@@ -76,6 +81,7 @@ class WsSession final : public Session {
       }
       if (verdict.tenant) {
         self->set_tenant(*verdict.tenant);
+        expires_us = verdict.expires_us;
         authenticated = true;
       }
     }
@@ -84,7 +90,7 @@ class WsSession final : public Session {
     co_await ws.async_accept(self->request_, asio::redirect_error(use_awaitable, ec));
     if (ec) co_return;
     if (authenticated) {
-      self->start();
+      self->start(expires_us);
     } else {
       asio::co_spawn(ws.get_executor(), auth_deadline(self), log_failure);
     }
@@ -101,10 +107,10 @@ class WsSession final : public Session {
         self->handle_message(text);
       } else if (const WsAuth verdict = self->check_auth_message(text); verdict.tenant) {
         self->set_tenant(*verdict.tenant);
-        self->start();
+        self->start(verdict.expires_us);
       } else {
         spdlog::info("websocket refused: {}", verdict.detail);
-        self->close(CloseCode::policy);
+        self->close(CloseCode::policy, verdict.detail);
       }
       buffer.consume(buffer.size());
     }
@@ -112,15 +118,20 @@ class WsSession final : public Session {
     self->stopped_ = true;
     self->signal_.cancel();
     self->close_guard_.cancel();
+    self->expiry_.cancel();
   }
 
-  void close(CloseCode code) override {
+  void close(CloseCode code, std::string_view reason) override {
     if (closing_ || stopped_) return;
     closing_ = true;
     signal_.cancel();
+    expiry_.cancel();
+    // Kept in the session: send_close takes nothing but the shared_ptr.
+    close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code),
+                                            close_reason_text(reason));
     auto self = std::static_pointer_cast<WsSession>(shared_from_this());
     asio::co_spawn(ws_.get_executor(), close_guard(self), log_failure);
-    asio::co_spawn(ws_.get_executor(), send_close(std::move(self), code), log_failure);
+    asio::co_spawn(ws_.get_executor(), send_close(std::move(self)), log_failure);
   }
 
  private:
@@ -145,13 +156,39 @@ class WsSession final : public Session {
     return check_token(token->second, requested);
   }
 
-  // Registers with the hub (replaying `since=`) and starts the writer.
-  void start() {
+  // Registers with the hub (replaying `since=`), starts the writer and the
+  // token's deadline.
+  void start(core::Micros expires_us) {
     started_ = true;
     open(request_.target());
     request_ = {};
     auto self = std::static_pointer_cast<WsSession>(shared_from_this());
     asio::co_spawn(ws_.get_executor(), write_loop(std::move(self)), log_failure);
+    arm_expiry(expires_us);
+  }
+
+  void arm_expiry(core::Micros expires_us) override {
+    if (expires_us <= 0 || closing_ || stopped_) return;
+    // Moving the deadline aborts the pending wait; the watcher waits again.
+    const std::chrono::microseconds exp(expires_us);
+    expiry_.expires_at(asio::system_timer::time_point(exp));
+    if (expiry_watched_) return;
+    expiry_watched_ = true;
+    auto self = std::static_pointer_cast<WsSession>(shared_from_this());
+    asio::co_spawn(ws_.get_executor(), expiry_watch(std::move(self)), log_failure);
+  }
+
+  // The token's `exp` is wall-clock time, hence a system_timer.
+  static awaitable<void> expiry_watch(std::shared_ptr<WsSession> self) {
+    beast::error_code ec;
+    while (!self->closing_ && !self->stopped_) {
+      co_await self->expiry_.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (self->closing_ || self->stopped_) break;
+      // Aborted by a renewal, or fired just before one moved the deadline.
+      if (self->expiry_.expiry() > asio::system_timer::clock_type::now()) continue;
+      spdlog::info("websocket closed: token expired");
+      self->close(CloseCode::policy, "token expired");
+    }
   }
 
   // An upgrade request whose token is refused gets a plain HTTP answer: the
@@ -178,7 +215,9 @@ class WsSession final : public Session {
     asio::steady_timer timer(self->ws_.get_executor());
     timer.expires_after(self->auth_timeout());
     co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-    if (!self->started_ && !self->stopped_) self->close(CloseCode::policy);
+    if (!self->started_ && !self->stopped_) {
+      self->close(CloseCode::policy, "authentication timed out");
+    }
   }
 
   void wake() override {
@@ -203,10 +242,9 @@ class WsSession final : public Session {
     }
   }
 
-  static awaitable<void> send_close(std::shared_ptr<WsSession> self, CloseCode code) {
+  static awaitable<void> send_close(std::shared_ptr<WsSession> self) {
     beast::error_code ec;
-    co_await self->ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
-                                   asio::redirect_error(use_awaitable, ec));
+    co_await self->ws_.async_close(self->close_reason_, asio::redirect_error(use_awaitable, ec));
   }
 
   static awaitable<void> close_guard(std::shared_ptr<WsSession> self) {
@@ -221,10 +259,13 @@ class WsSession final : public Session {
   http::RawRequest request_;
   asio::steady_timer signal_;
   asio::steady_timer close_guard_;
+  asio::system_timer expiry_;  // the token's `exp`; moved by renewals
+  websocket::close_reason close_reason_;
   bool started_ = false;  // authenticated and registered with the hub
   bool writer_idle_ = false;
   bool closing_ = false;
   bool stopped_ = false;
+  bool expiry_watched_ = false;  // expiry_watch is running
 };
 
 }  // namespace

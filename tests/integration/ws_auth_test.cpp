@@ -1,6 +1,16 @@
 // WebSocket authentication and tenant isolation: a client is refused without
-// a valid token, authenticates with ?token= or a first auth message, and
-// receives only its own tenant's reading and alert frames.
+// a valid token, authenticates with ?token= or a first auth message, receives
+// only its own tenant's reading and alert frames, and is closed (1008) when
+// its token expires unless it renewed it with another auth message.
+#include <sys/time.h>
+
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
 #include "auth_fixture.hpp"
 
 namespace peregrine::test {
@@ -61,6 +71,49 @@ std::string upgrade_request(int port, const std::string& target) {
   ::close(fd);
   return head;
 }
+
+// A blocking client that sees the server's close frame (WsClient does not
+// show its code). Every read gives up after 10 s.
+class ClosingClient {
+ public:
+  void connect(int port, const std::string& target) {
+    auto& sock = ws_.next_layer();
+    sock.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    const timeval tv{10, 0};
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ws_.handshake("127.0.0.1", target);
+  }
+  void send(const json& msg) { ws_.write(boost::asio::buffer(msg.dump())); }
+  /// True when a pong answers a ping.
+  bool alive() {
+    boost::beast::error_code ec;
+    ws_.write(boost::asio::buffer(std::string(R"({"op":"ping"})")), ec);
+    while (!ec) {
+      boost::beast::flat_buffer buffer;
+      ws_.read(buffer, ec);
+      if (!ec && json::parse(boost::beast::buffers_to_string(buffer.data()), nullptr, false)
+                         .value("type", "") == "pong") {
+        return true;
+      }
+    }
+    return false;
+  }
+  /// Reads until the connection ends; the close frame the server sent
+  /// (code 0 when it ended without one).
+  boost::beast::websocket::close_reason wait_close() {
+    boost::beast::error_code ec;
+    while (!ec) {
+      boost::beast::flat_buffer buffer;
+      ws_.read(buffer, ec);
+    }
+    if (ec != boost::beast::websocket::error::closed) return {};
+    return ws_.reason();
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_{ioc_};
+};
 
 bool mentions(const std::vector<json>& frames, const std::string& device) {
   for (const auto& f : frames) {
@@ -178,6 +231,57 @@ TEST_F(WsAuthTest, FramesStayInTheirTenant) {
     EXPECT_TRUE(b_reading) << "tenant B saw no reading of its own device";
     EXPECT_FALSE(mentions(fb, da)) << "tenant B saw tenant A's device";
   }
+}
+
+TEST_F(WsAuthTest, ExpiredTokenClosesTheSessionUnlessRenewed) {
+  ASSERT_TRUE(start());
+  const int port = server_->http_port();
+  const auto started = std::chrono::steady_clock::now();
+  const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  // Signed with the server's key; `exp` whole seconds from now.
+  const auto token_until = [&](std::int64_t exp_s) {
+    return authit::make_jwt({{"alg", "HS256"}, {"typ", "JWT"}},
+                            {{"sub", "1"}, {"tenant", 1}, {"role", "superadmin"},
+                             {"email", kRootEmail}, {"iat", now_s}, {"exp", exp_s}},
+                            kSecret);
+  };
+  const std::string renewal = root_token();  // as the server issues them (15 min)
+  ASSERT_FALSE(renewal.empty());
+
+  ClosingClient expiring, renewed, renewed_short, forged;
+  expiring.connect(port, "/ws?token=" + token_until(now_s + 2));
+  renewed.connect(port, "/ws");
+  renewed.send(json{{"op", "auth"}, {"token", token_until(now_s + 2)}});
+  renewed_short.connect(port, "/ws?token=" + token_until(now_s + 2));
+  forged.connect(port, "/ws?token=" + token_until(now_s + 60));
+  for (ClosingClient* c : {&expiring, &renewed, &renewed_short, &forged}) {
+    ASSERT_TRUE(c->alive());
+  }
+  renewed.send(json{{"op", "auth"}, {"token", renewal}});
+  renewed_short.send(json{{"op", "auth"}, {"token", token_until(now_s + 5)}});
+  forged.send(json{{"op", "auth"}, {"token", token_until(now_s + 60) + "x"}});
+
+  auto reason = forged.wait_close();
+  EXPECT_EQ(reason.code, 1008) << "a refused renewal must close the session";
+  EXPECT_EQ(std::string(reason.reason), "token signature invalid");
+
+  reason = expiring.wait_close();
+  EXPECT_EQ(reason.code, 1008);
+  EXPECT_EQ(std::string(reason.reason), "token expired");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+
+  // Past the first tokens' expiry: the renewed sessions are still open.
+  std::this_thread::sleep_until(started + 3s);
+  EXPECT_TRUE(renewed.alive());
+  EXPECT_TRUE(renewed_short.alive());
+  // ... until the renewal's own expiry.
+  reason = renewed_short.wait_close();
+  EXPECT_EQ(reason.code, 1008);
+  EXPECT_EQ(std::string(reason.reason), "token expired");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 3s);
+  EXPECT_TRUE(renewed.alive());
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 // start and by the WebSocket afterwards. Readings update plain Maps; views
 // re-render from version signals bumped at most once per animation frame, so
 // thousands of readings per second cost one render per frame, not one each.
-import { signal, batch } from '@preact/signals';
-import { get, getAll, freshToken, enc, ApiError } from './api.js';
+import { signal, batch, effect } from '@preact/signals';
+import { get, getAll, freshToken, session, enc, ApiError } from './api.js';
 import { sevRank, toMs } from './util.js';
 
 export const devices = new Map(); // id -> device (REST shape)
@@ -207,6 +207,19 @@ let watchdog = null;
 let pingTimer = null;
 let started = false;
 let stopped = false;
+let sentToken = null; // the access token the open socket last authenticated with
+
+// The server closes the socket (1008 "token expired") when the token it last
+// saw expires: every refreshed access token is handed to the open socket.
+function renewAuth() {
+  const access = session.peek()?.access;
+  if (!ws || ws.readyState !== 1 || !access || access === sentToken) return;
+  sentToken = access;
+  ws.send(JSON.stringify({ op: 'auth', token: access }));
+}
+effect(() => {
+  if (session.value) renewAuth();
+});
 
 function setLink(state, extra = {}) {
   const cur = link.peek();
@@ -268,8 +281,10 @@ async function connect() {
     return;
   }
   ws = sock;
+  sentToken = token;
   sock.onopen = () => {
     const resumed = lastSeq != null;
+    renewAuth(); // refreshed while connecting
     retry = 0;
     setLink('live', { lastMsg: Date.now(), attempt: 0 });
     sock.send(JSON.stringify({ op: 'subscribe', topics: ['readings:*', 'alerts', 'devices'] }));
@@ -278,6 +293,9 @@ async function connect() {
     clearInterval(pingTimer);
     pingTimer = setInterval(() => {
       if (sock.readyState === 1) sock.send('{"op":"ping"}');
+      // Refreshes the access token in its last 30 s even when no REST call
+      // does; the effect above then renews the socket's.
+      freshToken();
       // No frame (not even a pong) for 45 s: the link is dead even if TCP says otherwise.
       if (Date.now() - link.peek().lastMsg > 45000) sock.close();
     }, 15000);
@@ -300,7 +318,8 @@ async function connect() {
     ws = null;
     clearInterval(pingTimer);
     // 1008: the server gave up on us (too slow); resynchronise through REST.
-    if (ev.code === 1008) lastSeq = null;
+    // An expired token loses no alerts: `since` replays them on reconnect.
+    if (ev.code === 1008 && ev.reason !== 'token expired') lastSeq = null;
     scheduleReconnect();
   };
   sock.onerror = () => {};

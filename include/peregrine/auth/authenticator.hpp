@@ -33,11 +33,13 @@ class Authenticator {
   /// Which tenant's live frames (WebSocket) the holder of access token
   /// `token` receives: its own; only a superadmin may name another with
   /// `requested`. On refusal `tenant` is empty and `status` is 401 (bad
-  /// token) or 403 (another tenant asked for).
+  /// token) or 403 (another tenant asked for). A grant carries the token's
+  /// expiry, after which the stream must end unless renewed.
   struct StreamGrant {
     std::optional<core::TenantId> tenant;
     unsigned status = 401;
     std::string detail;
+    core::Micros expires_us = 0;  ///< the token's `exp`, µs since the epoch
   };
   StreamGrant stream_tenant(std::string_view token,
                             std::optional<core::TenantId> requested) const;

@@ -20,6 +20,9 @@ struct Claims {
   std::int64_t tenant = 0;
   Role role = Role::viewer;
   std::string email;
+  /// The token's `exp` in µs since the epoch; set by verify(), ignored by
+  /// issue() (which always uses ttl()).
+  core::Micros expires_us = 0;
 };
 
 enum class TokenError {

@@ -39,11 +39,13 @@ struct HubOptions {
 class Session;  // defined in src/realtime
 
 /// What authenticating a WebSocket client decided: the tenant whose frames it
-/// receives, or (tenant empty) the HTTP status (401/403) and why it is refused.
+/// receives and until when (the token's `exp`), or (tenant empty) the HTTP
+/// status (401/403) and why it is refused.
 struct WsAuth {
   std::optional<core::TenantId> tenant;
   unsigned status = 401;
   std::string detail;
+  core::Micros expires_us = 0;  ///< µs since the epoch; 0 = never expires
 };
 
 /// Checks an access token; `requested` is the tenant the client asked for
@@ -63,9 +65,13 @@ class Hub final : public ingest::RealtimeSink {
   /// the target has no token, with a first message `{"op":"auth","token":…}`
   /// within HubOptions::auth_timeout, else the session is closed with 1008
   /// (also when that first message is anything else or is refused). The
-  /// session then receives only its tenant's frames. Without an
-  /// authenticator (unit tests) every session belongs to core::kDefaultTenant
-  /// and `{"op":"auth"}` is ignored.
+  /// session then receives only its tenant's frames until its token expires
+  /// (WsAuth::expires_us), when it is closed with 1008 "token expired". Until
+  /// then the client may renew by sending `{"op":"auth","token":…}` again:
+  /// a token granting the same tenant (`"tenant"` defaults to the session's)
+  /// moves the deadline, without a reply; any other verdict closes the
+  /// session with 1008. Without an authenticator (unit tests) every session
+  /// belongs to core::kDefaultTenant and `{"op":"auth"}` is ignored.
   void set_authenticator(WsAuthenticator auth);
 
   /// Takes over an upgraded HTTP connection (http::UpgradeHandler).

@@ -89,5 +89,25 @@ TEST_F(AuthenticatorTest, InvalidAccessIsRefused) {
   EXPECT_FALSE(valid_access(static_cast<Access>(99)));
 }
 
+TEST_F(AuthenticatorTest, StreamGrantCarriesTheTokenExpiry) {
+  const auto now_s = clock_.now_us() / 1'000'000;
+  const auto t = signer_.issue({5, 2, Role::viewer, "v@t"});
+  auto g = auth_.stream_tenant(t, std::nullopt);
+  ASSERT_EQ(g.tenant, 2);
+  EXPECT_EQ(g.expires_us, (now_s + 15 * 60) * 1'000'000);
+  // A later token expires later: what a renewal moves the deadline to.
+  clock_.advance(60'000'000);
+  g = auth_.stream_tenant(signer_.issue({5, 2, Role::viewer, "v@t"}), 2);
+  EXPECT_EQ(g.expires_us, (now_s + 16 * 60) * 1'000'000);
+  g = auth_.stream_tenant(t, 3);
+  EXPECT_FALSE(g.tenant);
+  EXPECT_EQ(g.status, 403u);
+  clock_.advance(15 * 60 * 1'000'000LL);
+  g = auth_.stream_tenant(t, std::nullopt);
+  EXPECT_FALSE(g.tenant);
+  EXPECT_EQ(g.status, 401u);
+  EXPECT_EQ(g.detail, "token expired");
+}
+
 }  // namespace
 }  // namespace peregrine::auth

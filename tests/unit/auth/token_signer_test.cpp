@@ -73,6 +73,7 @@ TEST_F(TokenSignerTest, RoundTripCarriesClaims) {
   EXPECT_EQ(c.tenant, 3);
   EXPECT_EQ(c.role, Role::operator_);
   EXPECT_EQ(c.email, "op@example.org");
+  EXPECT_EQ(c.expires_us, (now_s() + 15 * 60) * 1'000'000LL);
   const auto header = nlohmann::json::parse(b64url_decode(split(token).header));
   EXPECT_EQ(header["alg"], "HS256");
   const auto payload = nlohmann::json::parse(b64url_decode(split(token).payload));
