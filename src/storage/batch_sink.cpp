@@ -105,7 +105,8 @@ BatchSink::BatchSink(PgTarget target, int partitions_ahead_days, int retention_d
     : target_(std::move(target)),
       ahead_days_(partitions_ahead_days),
       retention_days_(retention_days),
-      ahead_done_day_(std::numeric_limits<std::int64_t>::min()) {
+      ahead_done_day_(std::numeric_limits<std::int64_t>::min()),
+      batch_ids_(std::random_device{}()) {
   ts_buf_.reserve(32);
 }
 
@@ -135,6 +136,10 @@ void BatchSink::ensure_ahead(core::Micros now_us) {
     if (known_days_.count(d) == 0) create_partition(d);
   }
   if (retention_days_ > 0) drop_partitions_before(today - retention_days_ + 1);
+  // A doubt is settled right after reconnecting; a day of ids is plenty.
+  pqxx::work tx(*conn_);
+  tx.exec("DELETE FROM storage_batches WHERE at < now() - interval '1 day'");
+  tx.commit();
   ahead_done_day_ = today;
 }
 
@@ -183,7 +188,20 @@ void BatchSink::copy_rows(pqxx::transaction_base& tx, const std::vector<ingest::
   copy.complete();
 }
 
+std::size_t BatchSink::committed_in_doubt() {
+  if (!doubt_) return 0;
+  pqxx::read_transaction tx(*conn_);
+  const bool found = !tx.exec_params("SELECT 1 FROM storage_batches WHERE id = $1",
+                                     doubt_->batch_id)
+                          .empty();
+  const std::size_t rows = found ? doubt_->rows : 0;
+  doubt_.reset();
+  return rows;
+}
+
 WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std::string& error) {
+  const bool with_rows = rows && !batch.rows.empty();
+  const auto batch_id = static_cast<std::int64_t>(batch_ids_() >> 1);
   try {
     ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
@@ -194,7 +212,10 @@ WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std:
       if (!batch.devices.empty()) insert_devices(tx, batch.devices);
       if (!batch.series.empty()) insert_series(tx, batch.series);
     }
-    if (rows && !batch.rows.empty()) copy_rows(tx, batch.rows);
+    if (with_rows) {
+      tx.exec_params("INSERT INTO storage_batches (id) VALUES ($1)", batch_id);
+      copy_rows(tx, batch.rows);
+    }
     if (meta && !batch.states.empty()) update_states(tx, batch.states);
     tx.commit();
     return WriteOutcome::ok;
@@ -203,6 +224,7 @@ WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std:
     return WriteOutcome::broken;
   } catch (const pqxx::in_doubt_error& e) {
     error = e.what();
+    if (with_rows) doubt_ = Doubt{batch_id, batch.rows.size()};
     return WriteOutcome::broken;
   } catch (const pqxx::data_exception& e) {
     error = e.what();

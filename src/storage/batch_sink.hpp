@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -84,7 +85,15 @@ class BatchSink {
 
   /// Writes the batch's declarations and device states (`meta`) and/or its
   /// rows (`rows`) in one transaction. `error` gets the server's message.
+  /// Rows are written with a random batch id in `storage_batches`; when the
+  /// COMMIT's outcome is lost with the connection, the id is kept for
+  /// committed_in_doubt().
   WriteOutcome write(const WorkBatch& batch, bool meta, bool rows, std::string& error);
+
+  /// After connect(): how many leading rows of the batch a COMMIT in doubt
+  /// did write after all (0 when it did not, or none was in doubt). Those
+  /// must not be written again; declarations are idempotent. Throws.
+  std::size_t committed_in_doubt();
 
  private:
   void ensure_partitions(const std::vector<ingest::StoredRow>& rows);
@@ -99,6 +108,12 @@ class BatchSink {
   std::set<std::int64_t> known_days_;
   std::int64_t ahead_done_day_;
   std::string ts_buf_;  // reused for every row's timestamp
+  std::mt19937_64 batch_ids_;
+  struct Doubt {
+    std::int64_t batch_id;
+    std::size_t rows;
+  };
+  std::optional<Doubt> doubt_;
 };
 
 }  // namespace peregrine::storage

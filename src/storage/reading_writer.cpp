@@ -220,6 +220,14 @@ void ReadingWriter::run() {
         sink.connect();
         set_connected(true);
         spdlog::info("storage writer connected to PostgreSQL");
+        if (const std::size_t n = std::min(sink.committed_in_doubt(), batch->rows.size()); n > 0) {
+          // The rows of a batch whose COMMIT was in doubt lead the kept batch.
+          spdlog::warn("storage: a COMMIT in doubt had written {} rows; not writing them again", n);
+          batch->rows.erase(batch->rows.begin(), batch->rows.begin() + static_cast<std::ptrdiff_t>(n));
+          rows_written_.inc(n);
+          written_ += n;
+          rows_done(n);
+        }
       } catch (const std::exception& e) {
         sink.disconnect();
         set_connected(false);

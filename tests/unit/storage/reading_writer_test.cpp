@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "commit_cutter.hpp"
 #include "pg_test.hpp"
 
 namespace peregrine::storage {
@@ -113,6 +114,31 @@ TEST_F(ReadingWriterTest, RetentionDropsOnlyTheDaysPastIt) {
                 "to_char(current_date - d, 'YYYYMMDD')) IS NOT NULL"),
             query_value<std::string>("SELECT string_agg((current_date - d)::text, ',' ORDER BY d) "
                                      "FROM generate_series(0, 2) d"));
+}
+
+TEST_F(ReadingWriterTest, ACommitInDoubtThatHadSucceededIsNotWrittenAgain) {
+  migrate_db();
+  // postgresql://user@host:PORT/db: the writer goes through the cutter.
+  const auto colon = url_.find(':', url_.find('@'));
+  const auto slash = url_.find('/', colon);
+  testing::CommitCutter cutter(std::stoi(url_.substr(colon + 1, slash - colon - 1)));
+  PgTarget through = target();
+  through.url.replace(colon + 1, slash - colon - 1, std::to_string(cutter.port()));
+
+  metrics::Registry metrics;
+  ReadingWriter writer({.target = through}, metrics);
+  writer.start();
+  writer.declare_device(device("pump-1"));
+  writer.declare_series(1, core::kDefaultTenant, "pump-1", "temp");
+  std::vector<ingest::StoredRow> rows;
+  for (int i = 0; i < 500; ++i) rows.push_back({1, kJan1st2020 + i, i * 1.0});
+  writer.append(rows);
+  writer.stop();
+
+  ASSERT_TRUE(cutter.cut()) << "the COMMIT was never cut: the test proved nothing";
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings"), 500);
+  EXPECT_EQ(query_value<int>("SELECT count(DISTINCT ts) FROM readings"), 500);
+  EXPECT_EQ(writer.queue_depth(), 0u);
 }
 
 TEST_F(ReadingWriterTest, RejectedDeclarationsAreCountedAndRowsStillLand) {
