@@ -76,11 +76,19 @@ void Hub::publish_reading(core::TenantId tenant, std::string_view device,
   const auto dev = index.by_device.find(device);
   if (index.all_readings.empty() && dev == index.by_device.end()) return;
   const Text text = share(reading_frame(state_->next_seq(), device, reading));
-  for (Session* s : index.all_readings) s->deliver_reading(device, text);
+  // A slow client's queue replaces a queued frame only by one of the same
+  // device and the same metrics, so coalescing never loses the latest value
+  // of any metric (CONTRACT.md: per device and metric).
+  std::string key(device);
+  for (const core::MetricValue& m : reading.values) {
+    key += '\x1f';
+    key += m.name;
+  }
+  for (Session* s : index.all_readings) s->deliver_reading(key, text);
   if (dev == index.by_device.end()) return;
   for (Session* s : dev->second) {
     // Subscribed to both readings:* and readings:<device>: send once.
-    if (!index.all_readings.contains(s)) s->deliver_reading(device, text);
+    if (!index.all_readings.contains(s)) s->deliver_reading(key, text);
   }
 }
 

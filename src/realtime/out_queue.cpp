@@ -6,23 +6,23 @@ namespace peregrine::realtime {
 
 OutQueue::OutQueue(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
-void OutQueue::append(Text text, std::string_view device) {
-  entries_.push_back(Entry{std::move(text), std::string(device)});
+void OutQueue::append(Text text, std::string_view key) {
+  entries_.push_back(Entry{std::move(text), std::string(key)});
   ++live_;
-  if (indexed_ && !device.empty()) by_device_[entries_.back().device] = head_ + entries_.size() - 1;
+  if (indexed_ && !key.empty()) by_key_[entries_.back().key] = head_ + entries_.size() - 1;
 }
 
-void OutQueue::forget(std::uint64_t abs, const std::string& device) {
-  if (!indexed_ || device.empty()) return;
-  const auto it = by_device_.find(device);
-  if (it != by_device_.end() && it->second == abs) by_device_.erase(it);
+void OutQueue::forget(std::uint64_t abs, const std::string& key) {
+  if (!indexed_ || key.empty()) return;
+  const auto it = by_key_.find(key);
+  if (it != by_key_.end() && it->second == abs) by_key_.erase(it);
 }
 
 void OutQueue::build_index() {
-  by_device_.clear();
+  by_key_.clear();
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     const auto& e = entries_[i];
-    if (e.text && !e.device.empty()) by_device_[e.device] = head_ + i;
+    if (e.text && !e.key.empty()) by_key_[e.key] = head_ + i;
   }
   indexed_ = true;
 }
@@ -30,8 +30,8 @@ void OutQueue::build_index() {
 bool OutQueue::drop_oldest_reading() {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     auto& e = entries_[i];
-    if (!e.text || e.device.empty()) continue;
-    forget(head_ + i, e.device);
+    if (!e.text || e.key.empty()) continue;
+    forget(head_ + i, e.key);
     e.text.reset();
     --live_;
     return true;
@@ -51,21 +51,21 @@ void OutQueue::compact() {
   if (indexed_) build_index();
 }
 
-OutQueue::Result OutQueue::push_reading(std::string_view device, Text text) {
+OutQueue::Result OutQueue::push_reading(std::string_view key, Text text) {
   if (live_ < capacity_) {
-    append(std::move(text), device);
+    append(std::move(text), key);
     return Result::queued;
   }
   if (!indexed_) build_index();
   Result result = Result::dropped;
-  if (const auto it = by_device_.find(device); it != by_device_.end()) {
+  if (const auto it = by_key_.find(key); it != by_key_.end()) {
     entries_[it->second - head_].text.reset();
     --live_;
     result = Result::coalesced;
   } else if (!drop_oldest_reading()) {
     return Result::dropped;  // only alerts and replies queued: this reading goes
   }
-  append(std::move(text), device);
+  append(std::move(text), key);
   compact();
   return result;
 }
@@ -88,14 +88,14 @@ Text OutQueue::pop() {
   }
   Entry& e = entries_.front();
   Text text = std::move(e.text);
-  forget(head_, e.device);
+  forget(head_, e.key);
   entries_.pop_front();
   ++head_;
   --live_;
   if (live_ == 0) {
     // Drained: back to the cheap mode until the queue fills again.
     entries_.clear();
-    by_device_.clear();
+    by_key_.clear();
     indexed_ = false;
   }
   return text;

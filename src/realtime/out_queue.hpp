@@ -1,7 +1,8 @@
 #pragma once
 /// The bounded send queue of one WebSocket session. While there is room,
 /// frames queue in order. When full, a reading replaces the queued reading of
-/// the same device (coalescing), else the oldest queued reading is dropped;
+/// the same key (coalescing; the hub's key is the device and its metrics),
+/// else the oldest queued reading is dropped;
 /// any other frame (alert, presence, job, reply) evicts the oldest reading or,
 /// when only such frames are queued, reports overflow: the caller closes the
 /// session rather than lose it. Frames leave in the order they were queued,
@@ -34,7 +35,7 @@ class OutQueue {
   explicit OutQueue(std::size_t capacity);
 
   /// coalesced / dropped: one reading was lost (replaced, evicted, or this one).
-  Result push_reading(std::string_view device, Text text);
+  Result push_reading(std::string_view key, Text text);
   /// dropped: a reading was evicted to make room; overflow: nothing queued.
   Result push(Text text);
   /// Oldest frame. Precondition: !empty().
@@ -47,23 +48,23 @@ class OutQueue {
  private:
   struct Entry {
     Text text;           // null once superseded
-    std::string device;  // empty unless a reading
+    std::string key;  // empty unless a reading
   };
 
-  void append(Text text, std::string_view device);
+  void append(Text text, std::string_view key);
   bool drop_oldest_reading();
   void build_index();
   void compact();
-  void forget(std::uint64_t abs, const std::string& device);
+  void forget(std::uint64_t abs, const std::string& key);
 
   std::deque<Entry> entries_;
   std::uint64_t head_ = 0;  // absolute position of entries_.front()
   std::size_t live_ = 0;
   std::size_t capacity_;
-  // device → absolute position of its newest queued reading; kept only while
+  // key → absolute position of its newest queued reading; kept only while
   // the queue is saturated, so the common case costs no map work.
   bool indexed_ = false;
-  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> by_device_;
+  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> by_key_;
 };
 
 }  // namespace peregrine::realtime

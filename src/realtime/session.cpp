@@ -122,9 +122,9 @@ void Session::finish() noexcept {
   hub_->connections.add(-1);
 }
 
-void Session::deliver_reading(std::string_view device, const Text& text) {
+void Session::deliver_reading(std::string_view key, const Text& text) {
   if (hub_ == nullptr || overflowed_) return;
-  const auto result = queue_.push_reading(device, text);
+  const auto result = queue_.push_reading(key, text);
   if (result == OutQueue::Result::coalesced || result == OutQueue::Result::dropped) {
     hub_->dropped.inc();
   }

@@ -42,8 +42,9 @@ class Session : public std::enable_shared_from_this<Session> {
   core::TenantId tenant() const noexcept { return tenant_; }
   std::size_t queued() const noexcept { return queue_.size(); }
 
-  /// Queues a reading (coalesced or dropped when the queue is full).
-  void deliver_reading(std::string_view device, const Text& text);
+  /// Queues a reading (coalesced or dropped when the queue is full);
+  /// `key` names what a newer reading replaces: device and metrics.
+  void deliver_reading(std::string_view key, const Text& text);
   /// Queues any other frame; closes the session (1008) if it cannot.
   void deliver(const Text& text);
 

@@ -1,6 +1,7 @@
 #include <peregrine/realtime/hub.hpp>
 
 #include <functional>
+#include <map>
 #include <future>
 #include <string>
 #include <thread>
@@ -10,6 +11,8 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <map>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -259,6 +262,39 @@ TEST_F(HubTest, SlowReaderIsCoalescedNotBuffered) {
   }
   EXPECT_LT(frames, kTotal);
   EXPECT_TRUE(c.sync().empty());  // still open
+}
+
+TEST_F(HubTest, SlowReaderKeepsTheLatestValueOfEveryMetric) {
+  Client c(server_->port());
+  c.send({{"op", "subscribe"}, {"topics", {"readings:*"}}});
+  c.sync();
+  // Each device alternates frames of `co` and of `temp`; the very last frame
+  // of every device is a `co` one, so coalescing by device alone would lose
+  // the last `temp` of each.
+  constexpr int kDevices = 10;
+  constexpr int kTotal = 40000;
+  for (int batch = 0; batch < kTotal / 1000; ++batch) {
+    on_loop([&] {
+      for (int i = batch * 1000; i < (batch + 1) * 1000; ++i) {
+        const char* metric = (i / kDevices) % 2 == 0 ? "temp" : "co";
+        const std::vector<core::MetricValue> v{{metric, static_cast<double>(i)}};
+        core::Reading r;
+        r.ts_us = 1'700'000'000'000'000 + i;
+        r.values = v;
+        hub_->publish_reading(core::kDefaultTenant, "d" + std::to_string(i % kDevices), r);
+      }
+      return 0;
+    });
+  }
+  EXPECT_GT(metrics_.counter("peregrine_ws_dropped_total", "").value(), 0u);
+
+  std::map<std::string, double> latest;  // "device/metric" → newest value seen
+  for (const json& f : c.sync()) {
+    for (const auto& [metric, value] : f.at("values").items())
+      latest[f.at("device").get<std::string>() + "/" + metric] = value.get<double>();
+  }
+  ASSERT_EQ(latest.size(), 2u * kDevices);
+  for (const auto& [k, v] : latest) EXPECT_GE(v, kTotal - 2 * kDevices) << k;
 }
 
 TEST_F(HubTest, AlertFloodClosesSlowClientWith1008) {
