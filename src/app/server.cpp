@@ -6,6 +6,9 @@
 
 #include <peregrine/app/server.hpp>
 
+#include <optional>
+#include <string>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -58,22 +61,40 @@ std::vector<std::string> split_list(std::string_view text) {
 
 }  // namespace
 
-int migrate(const config::Config& cfg) {
+namespace {
+
+// Applies migrations and prepares the runtime role. The role runtime
+// connections take: PEREGRINE_PG_APP_ROLE, or "" (stay the owner) when this
+// database login cannot have it; nullopt on failure.
+std::optional<std::string> migrate_and_prepare(const config::Config& cfg) {
   try {
     const auto r = storage::migrate(cfg.pg_url, cfg.migrations_dir);
     for (const auto& name : r.applied) spdlog::info("applied migration {}", name);
     spdlog::info("migrations: {} applied, {} already applied", r.applied.size(), r.already);
-    storage::prepare_app_role({cfg.pg_url, cfg.pg_app_role, cfg.pg_app_url});
-    return 0;
+    if (const auto why = storage::prepare_app_role({cfg.pg_url, cfg.pg_app_role, cfg.pg_app_url})) {
+      // Refusing to start would take the whole service down for what the
+      // per-query tenant filter still covers; the log says how to fix it.
+      spdlog::error("PEREGRINE_PG_APP_ROLE: {}; running as the schema owner, so row-level "
+                    "security is not fail-closed. Fix: CREATE ROLE {} NOLOGIN; GRANT {} TO "
+                    "<owner> (docs/security.md, \"The database role\")",
+                    *why, cfg.pg_app_role, cfg.pg_app_role);
+      return std::string();
+    }
+    return cfg.pg_app_role;
   } catch (const std::exception& e) {
     spdlog::error("migration failed: {}", e.what());
-    return 1;
+    return std::nullopt;
   }
 }
 
+}  // namespace
+
+int migrate(const config::Config& cfg) { return migrate_and_prepare(cfg) ? 0 : 1; }
+
 int serve(const config::Config& cfg) {
-  if (migrate(cfg) != 0) return 1;
-  const storage::PgTarget pg{cfg.pg_url, cfg.pg_app_role, cfg.pg_app_url};
+  const std::optional<std::string> role = migrate_and_prepare(cfg);
+  if (!role) return 1;
+  const storage::PgTarget pg{cfg.pg_url, *role, cfg.pg_app_url};
 
   const core::SystemClock clock;
   if (!auth::init()) {

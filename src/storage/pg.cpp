@@ -22,10 +22,12 @@ std::unique_ptr<pqxx::connection> connect(const PgTarget& target, Scope scope) {
   auto conn = std::make_unique<pqxx::connection>(target.app_url.empty() ? target.url
                                                                          : target.app_url);
   pqxx::nontransaction w(*conn);
+  const std::string set_role =
+      target.app_role.empty() ? "" : "SET ROLE " + w.quote_name(target.app_role) + "; ";
   // One round trip. Session-level (is_local = false): it holds for every
   // transaction on this connection until set_scope() changes it.
-  w.exec("SET ROLE " + w.quote_name(target.app_role) +
-         "; SELECT set_config('peregrine.tenant', " + w.quote(scope.setting()) + ", false)");
+  w.exec(set_role + "SELECT set_config('peregrine.tenant', " + w.quote(scope.setting()) +
+         ", false)");
   return conn;
 }
 
@@ -47,7 +49,7 @@ bool query_bool(pqxx::nontransaction& w, const std::string& sql, const std::stri
 
 }  // namespace
 
-void prepare_app_role(const PgTarget& target) {
+std::optional<std::string> prepare_app_role(const PgTarget& target) {
   const std::string& role = target.app_role;
   if (role.empty()) refuse(role, "is empty: runtime work needs a role that owns nothing");
   pqxx::connection conn(target.url);
@@ -62,7 +64,8 @@ void prepare_app_role(const PgTarget& target) {
       w.exec("DO $$ BEGIN CREATE ROLE " + quoted +
              " NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     } catch (const pqxx::sql_error& e) {
-      refuse(role, "does not exist and this login cannot create it: " + std::string(e.what()));
+      return "role '" + role + "' does not exist and this login cannot create it (" +
+             e.sqlstate() + ")";
     }
   } else if (found[0][0].as<bool>() || found[0][1].as<bool>()) {
     refuse(role, "is a superuser or has BYPASSRLS: row-level security would not apply to it");
@@ -78,8 +81,8 @@ void prepare_app_role(const PgTarget& target) {
     try {
       w.exec("GRANT " + quoted + " TO CURRENT_USER");
     } catch (const pqxx::sql_error& e) {
-      refuse(role, "cannot be taken on by this login (GRANT it to the owner): " +
-                       std::string(e.what()));
+      return "role '" + role + "' is not granted to this login, which cannot grant it (" +
+             e.sqlstate() + ")";
     }
   }
   // The data, not the schema: no DDL, no TRUNCATE, no migrations table. The
@@ -91,6 +94,7 @@ void prepare_app_role(const PgTarget& target) {
          " peregrine_drop_day_partitions_before(date) FROM PUBLIC"
          "; GRANT EXECUTE ON FUNCTION peregrine_create_day_partition(date),"
          " peregrine_drop_day_partitions_before(date) TO " + quoted);
+  return std::nullopt;
 }
 
 }  // namespace peregrine::storage

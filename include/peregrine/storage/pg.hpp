@@ -16,6 +16,7 @@
 /// connection belongs to one thread.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 // Included, not forward-declared: in libpqxx 6 pqxx::connection is an alias.
@@ -52,11 +53,12 @@ class Scope {
 struct PgTarget {
   std::string url;       ///< PEREGRINE_PG_URL: the schema owner's login
   std::string app_role;  ///< PEREGRINE_PG_APP_ROLE: the role runtime work runs as
+                         ///< (empty: stay the login; see prepare_app_role)
   std::string app_url;   ///< PEREGRINE_PG_APP_URL: its own login (empty = `url`)
 };
 
-/// Opens a runtime connection (`app_url`, or `url`): `SET ROLE app_role`,
-/// then `scope` for the session. Throws pqxx errors (e.g. the role does not exist or the login is
+/// Opens a runtime connection (`app_url`, or `url`): `SET ROLE app_role`
+/// (unless empty), then `scope` for the session. Throws pqxx errors (e.g. the role does not exist or the login is
 /// not a member of it).
 std::unique_ptr<pqxx::connection> connect(const PgTarget& target, Scope scope);
 
@@ -66,9 +68,13 @@ void set_scope(pqxx::connection& conn, Scope scope);
 
 /// Run once after migrations, as the owner: creates `app_role` if it is
 /// missing (needs CREATEROLE; otherwise a DBA creates it, see
-/// docs/security.md), lets the owner switch to it, grants it the data (not
-/// the schema), and refuses a role that would defeat the wall (superuser,
-/// BYPASSRLS, member of the owner). Throws std::runtime_error saying why.
-void prepare_app_role(const PgTarget& target);
+/// docs/security.md), lets the owner switch to it, and grants it the data
+/// (not the schema). Returns nullopt when the role is ready, else why it
+/// cannot be had (missing and not creatable, or not grantable to this
+/// login): the caller then runs as the owner, where the policies hold only
+/// for connections that name a tenant. Throws std::runtime_error for a role
+/// that would defeat the wall (superuser, BYPASSRLS, owner or member of it,
+/// owns tables) and for database errors.
+std::optional<std::string> prepare_app_role(const PgTarget& target);
 
 }  // namespace peregrine::storage

@@ -177,5 +177,21 @@ TEST_F(TenantWallTest, PrepareRefusesARoleThatWouldBypassTheWall) {
   EXPECT_THROW(prepare_app_role({url_, "", ""}), std::runtime_error);
 }
 
+TEST_F(TenantWallTest, PrepareSaysWhyWhenThisLoginCannotHaveTheRole) {
+  {
+    pqxx::connection c(url_);
+    pqxx::nontransaction w(c);
+    w.exec("DO $$ BEGIN CREATE ROLE wall_plain LOGIN; "
+           "EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  }
+  std::string plain = url_;
+  plain.replace(plain.find("://") + 3, plain.find('@') - plain.find("://") - 3, "wall_plain");
+  const auto why = prepare_app_role({plain, "wall_never_created", ""});
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("cannot create it"), std::string::npos) << *why;
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM pg_roles WHERE rolname = 'wall_never_created'"),
+            0);
+}
+
 }  // namespace
 }  // namespace peregrine::storage
