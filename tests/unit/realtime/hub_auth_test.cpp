@@ -19,6 +19,8 @@
 
 #include <peregrine/http/server.hpp>
 
+#include "hub_fixture.hpp"
+
 #include "realtime/session.hpp"
 
 namespace peregrine::realtime {
@@ -88,43 +90,9 @@ class Client {
   websocket::stream<tcp::socket> ws_{ioc_};
 };
 
-class HubAuthTest : public ::testing::Test {
+class HubAuthTest : public testing::HubFixture {
  protected:
-  void SetUp() override {
-    hub_ = std::make_unique<Hub>(ioc_, HubOptions{}, metrics_);
-    hub_->set_authenticator(fake_authenticate);
-    http::ServerOptions opts;
-    opts.addr = "127.0.0.1:0";
-    server_ = std::make_unique<http::Server>(ioc_, opts, router_, metrics_);
-    server_->set_upgrade_handler([this](tcp::socket s, http::RawRequest req) {
-      hub_->accept(std::move(s), std::move(req));
-    });
-    server_->start();
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-
-  void TearDown() override {
-    std::promise<void> stopped;
-    asio::post(ioc_, [this, &stopped] {
-      server_->stop();
-      hub_->close_all();
-      stopped.set_value();
-    });
-    stopped.get_future().wait();
-    asio::post(ioc_, [this] { ioc_.stop(); });
-    thread_.join();
-    server_.reset();
-    hub_.reset();
-  }
-
-  unsigned short port() const { return server_->port(); }
-
-  asio::io_context ioc_;
-  metrics::Registry metrics_;
-  http::Router router_;
-  std::unique_ptr<Hub> hub_;
-  std::unique_ptr<http::Server> server_;
-  std::thread thread_;
+  void SetUp() override { start_hub(HubOptions{}, fake_authenticate); }
 };
 
 TEST_F(HubAuthTest, SessionIsClosedWhenItsTokenExpires) {

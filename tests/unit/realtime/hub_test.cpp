@@ -11,12 +11,13 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <map>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <peregrine/http/server.hpp>
+
+#include "hub_fixture.hpp"
 
 namespace peregrine::realtime {
 namespace {
@@ -68,40 +69,13 @@ class Client {
   beast::flat_buffer buffer_;
 };
 
-class HubTest : public ::testing::Test {
+class HubTest : public testing::HubFixture {
  protected:
   void SetUp() override {
     HubOptions hub_opts;
     hub_opts.session_queue = 64;
     hub_opts.alert_replay = 3;
-    hub_ = std::make_unique<Hub>(ioc_, hub_opts, metrics_);
-    http::ServerOptions opts;
-    opts.addr = "127.0.0.1:0";
-    server_ = std::make_unique<http::Server>(ioc_, opts, router_, metrics_);
-    server_->set_upgrade_handler([this](tcp::socket s, http::RawRequest req) {
-      hub_->accept(std::move(s), std::move(req));
-    });
-    server_->start();
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-
-  void TearDown() override {
-    on_loop([this] {
-      server_->stop();
-      hub_->close_all();
-    });
-    asio::post(ioc_, [this] { ioc_.stop(); });
-    thread_.join();
-    server_.reset();
-    hub_.reset();
-  }
-
-  template <class F>
-  auto on_loop(F f) -> decltype(f()) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto result = task.get_future();
-    asio::post(ioc_, [&task] { task(); });
-    return result.get();
+    start_hub(hub_opts);
   }
 
   void publish(const std::string& device, double value, core::Micros ts = 1'700'000'000'000'000) {
@@ -119,13 +93,6 @@ class HubTest : public ::testing::Test {
   bool wants(const std::string& device) {
     return on_loop([&] { return hub_->wants_readings(core::kDefaultTenant, device); });
   }
-
-  asio::io_context ioc_;
-  metrics::Registry metrics_;
-  http::Router router_;
-  std::unique_ptr<Hub> hub_;
-  std::unique_ptr<http::Server> server_;
-  std::thread thread_;
 };
 
 TEST_F(HubTest, DeviceSubscriptionGetsOnlyThatDevice) {
