@@ -6,6 +6,7 @@
 
 #include <peregrine/app/server.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -121,6 +122,21 @@ int serve(const config::Config& cfg) {
   metrics::Registry metrics;
   metrics::register_process_metrics(metrics);
 
+  // Spilled series must be in the database before the registry hands out keys.
+  std::string spill_dir = cfg.spill_dir;
+  if (!spill_dir.empty()) {
+    const auto r = storage::replay_spill(pg, spill_dir, &metrics);
+    if (!r.usable) {
+      spdlog::error("storage spill off (PEREGRINE_STORAGE_SPILL_DIR): {}", r.error);
+      spill_dir.clear();
+    } else if (!r.ok) {
+      spdlog::error("cannot replay the spill in {}: {}", spill_dir, r.error);
+      return 1;
+    } else if (r.rows > 0 || r.dropped > 0) {
+      spdlog::info("replayed {} spilled rows from {} ({} dropped)", r.rows, spill_dir, r.dropped);
+    }
+  }
+
   devices::Registry registry;
   try {
     const std::size_t n = storage::load_registry(pg, registry);
@@ -137,7 +153,11 @@ int serve(const config::Config& cfg) {
                                  .batch_age = cfg.batch_age,
                                  .queue_rows = cfg.queue_rows,
                                  .partitions_ahead_days = cfg.partitions_ahead_days,
-                                 .retention_days = cfg.retention_days},
+                                 .retention_days = cfg.retention_days,
+                                 .spill_dir = spill_dir,
+                                 // 1 TiB at most: MiB → bytes cannot overflow.
+                                 .spill_max_bytes =
+                                     std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20},
                                 metrics);
   const auto redis_target = cache::parse_redis_url(cfg.redis_url);
   if (!redis_target) {

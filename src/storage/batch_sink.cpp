@@ -190,18 +190,25 @@ void BatchSink::copy_rows(pqxx::transaction_base& tx, const std::vector<ingest::
 
 std::size_t BatchSink::committed_in_doubt() {
   if (!doubt_) return 0;
-  pqxx::read_transaction tx(*conn_);
-  const bool found = !tx.exec_params("SELECT 1 FROM storage_batches WHERE id = $1",
-                                     doubt_->batch_id)
-                          .empty();
-  const std::size_t rows = found ? doubt_->rows : 0;
+  const std::size_t rows = batch_committed(doubt_->batch_id) ? doubt_->rows : 0;
   doubt_.reset();
   return rows;
 }
 
-WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std::string& error) {
+bool BatchSink::batch_committed(std::int64_t batch_id) {
+  pqxx::read_transaction tx(*conn_);
+  return !tx.exec_params("SELECT 1 FROM storage_batches WHERE id = $1", batch_id).empty();
+}
+
+std::optional<std::pair<std::int64_t, std::size_t>> BatchSink::doubt() const noexcept {
+  if (!doubt_) return std::nullopt;
+  return std::make_pair(doubt_->batch_id, doubt_->rows);
+}
+
+WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std::string& error,
+                              std::int64_t given_id) {
   const bool with_rows = rows && !batch.rows.empty();
-  const auto batch_id = static_cast<std::int64_t>(batch_ids_() >> 1);
+  const std::int64_t batch_id = given_id != 0 ? given_id : new_batch_id();
   try {
     ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
@@ -224,7 +231,7 @@ WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std:
     return WriteOutcome::broken;
   } catch (const pqxx::in_doubt_error& e) {
     error = e.what();
-    if (with_rows) doubt_ = Doubt{batch_id, batch.rows.size()};
+    if (with_rows && given_id == 0) doubt_ = Doubt{batch_id, batch.rows.size()};
     return WriteOutcome::broken;
   } catch (const pqxx::data_exception& e) {
     error = e.what();

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <pqxx/connection>
@@ -87,8 +88,20 @@ class BatchSink {
   /// rows (`rows`) in one transaction. `error` gets the server's message.
   /// Rows are written with a random batch id in `storage_batches`; when the
   /// COMMIT's outcome is lost with the connection, the id is kept for
-  /// committed_in_doubt().
-  WriteOutcome write(const WorkBatch& batch, bool meta, bool rows, std::string& error);
+  /// committed_in_doubt(). A caller-chosen `batch_id` (not 0) is used instead
+  /// and never kept: the caller checks it with batch_committed().
+  WriteOutcome write(const WorkBatch& batch, bool meta, bool rows, std::string& error,
+                     std::int64_t batch_id = 0);
+
+  /// Whether rows were committed with `batch_id` (ids are kept a day). Throws.
+  bool batch_committed(std::int64_t batch_id);
+  /// The COMMIT in doubt, if any: {batch id, rows}.
+  std::optional<std::pair<std::int64_t, std::size_t>> doubt() const noexcept;
+  /// Forgets it (its batch was spilled with the doubt, to be settled at
+  /// replay); committed_in_doubt() is then 0.
+  void forget_doubt() noexcept { doubt_.reset(); }
+  /// A fresh random batch id (not 0).
+  std::int64_t new_batch_id() { return static_cast<std::int64_t>(batch_ids_() >> 1) | 1; }
 
   /// After connect(): how many leading rows of the batch a COMMIT in doubt
   /// did write after all (0 when it did not, or none was in doubt). Those

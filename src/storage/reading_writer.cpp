@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/batch_sink.hpp"
+#include "storage/spill_file.hpp"
 
 namespace peregrine::storage {
 namespace {
@@ -34,7 +35,14 @@ ReadingWriter::ReadingWriter(WriterOptions opts, metrics::Registry& metrics)
                                        "Time to write one batch in one transaction",
                                        metrics::exponential_buckets(0.0005, 2, 14))),
       pg_connected_(metrics.gauge("peregrine_pg_connected",
-                                  "1 while the storage writer is connected to PostgreSQL")) {
+                                  "1 while the storage writer is connected to PostgreSQL")),
+      spilled_rows_(metrics.counter("peregrine_storage_spilled_rows_total",
+                                    "Rows appended to the spill file while PostgreSQL was "
+                                    "unreachable")),
+      replayed_rows_(metrics.counter("peregrine_storage_replayed_rows_total",
+                                     "Spilled rows written to PostgreSQL from the spill file")),
+      spill_bytes_(metrics.gauge("peregrine_storage_spill_bytes",
+                                 "Bytes in the spill file waiting to be written to PostgreSQL")) {
   metrics.gauge_fn("peregrine_storage_queue_depth", "Rows queued or being written",
                    [this] { return static_cast<double>(depth_.load(std::memory_order_relaxed)); });
 }
@@ -186,8 +194,83 @@ bool ReadingWriter::flush(BatchSink& sink, WorkBatch& batch) {
   return true;
 }
 
+bool ReadingWriter::spill(BatchSink& sink, WorkBatch& batch) {
+  if (!spill_) return false;
+  SpillRecord rec;
+  rec.id = sink.new_batch_id();
+  // The kept batch may lead with rows whose COMMIT is in doubt: the record
+  // carries the doubt, settled when it is replayed.
+  const auto doubt = sink.doubt();
+  if (doubt) {
+    rec.doubt_id = doubt->first;
+    rec.doubt_rows = doubt->second;
+  }
+  std::swap(rec.batch, batch);
+  std::string error;
+  const auto res = spill_->append(rec, error);
+  std::swap(rec.batch, batch);
+  if (res != SpillFile::Append::ok) {
+    if (!spill_refused_) {
+      if (res == SpillFile::Append::full) {
+        spdlog::error("storage spill full ({} bytes, spill_max_mb): keeping {} rows in memory",
+                      spill_->pending_bytes(), depth_.load(std::memory_order_relaxed));
+      } else {
+        spdlog::error("storage spill failed ({}): keeping {} rows in memory", error,
+                      depth_.load(std::memory_order_relaxed));
+      }
+    }
+    spill_refused_ = true;
+    return false;
+  }
+  spill_refused_ = false;
+  if (doubt) sink.forget_doubt();
+  const std::size_t n = batch.rows.size();
+  spilled_rows_.inc(n);
+  spill_bytes_.set(static_cast<double>(spill_->pending_bytes()));
+  rows_done(n);
+  spdlog::warn(
+      "storage: PostgreSQL unreachable, spilled {} rows, {} declarations and {} device updates "
+      "to {} ({} bytes waiting)",
+      n, batch.devices.size() + batch.series.size(), batch.states.size(), opts_.spill_dir,
+      spill_->pending_bytes());
+  batch.clear();
+  return true;
+}
+
+bool ReadingWriter::replay(BatchSink& sink) {
+  const auto res = replay_records(*spill_, sink, [this](std::uint64_t rows) {
+    replayed_rows_.inc(rows);
+    spill_bytes_.set(static_cast<double>(spill_->pending_bytes()));
+  });
+  spill_bytes_.set(static_cast<double>(spill_->pending_bytes()));
+  if (res.dropped > 0) rows_dropped_.inc(res.dropped);
+  if (res.rows > 0 || res.dropped > 0) {
+    spdlog::info("storage: replayed {} spilled rows ({} dropped), {} bytes still spilled", res.rows,
+                 res.dropped, spill_->pending_bytes());
+  }
+  if (res.outcome == WriteOutcome::ok) return true;
+  write_errors_.inc();
+  if (res.outcome == WriteOutcome::broken) {
+    sink.disconnect();
+    set_connected(false);
+    spdlog::warn("storage writer lost PostgreSQL while replaying the spill: {}", res.error);
+  } else {
+    spdlog::error("storage spill replay failed, will retry: {}", res.error);
+  }
+  return false;
+}
+
 void ReadingWriter::run() {
   BatchSink sink(opts_.target, opts_.partitions_ahead_days, opts_.retention_days);
+  if (!opts_.spill_dir.empty()) {
+    std::string error;
+    spill_ = SpillFile::open(opts_.spill_dir, opts_.spill_max_bytes, error);
+    if (spill_) {
+      spill_bytes_.set(static_cast<double>(spill_->pending_bytes()));
+    } else {
+      spdlog::error("storage spill off: {}", error);
+    }
+  }
   auto batch = std::make_unique<WorkBatch>();
   auto backoff = std::chrono::milliseconds(kBackoffMin);
   std::size_t given_up = 0;
@@ -197,7 +280,8 @@ void ReadingWriter::run() {
     {
       std::unique_lock lk(mu_);
       if (batch->empty()) {
-        const auto idle = sink.connected() ? std::chrono::milliseconds(kIdleWake) : backoff;
+        const bool settled = sink.connected() && (!spill_ || spill_->empty());
+        const auto idle = settled ? std::chrono::milliseconds(kIdleWake) : backoff;
         if (!stopping_ && pending_->empty()) {
           cv_.wait_for(lk, idle, [&] { return stopping_ || !pending_->empty(); });
         }
@@ -212,7 +296,8 @@ void ReadingWriter::run() {
       stopping = stopping_;
       deadline = stop_deadline_;
     }
-    if (stopping && batch->empty()) break;
+    // Spilled rows are safe on disk: stopping need not wait to replay them.
+    if (stopping && batch->empty() && (!spill_ || spill_->empty() || !sink.connected())) break;
 
     bool ok = true;
     if (!sink.connected()) {
@@ -235,6 +320,8 @@ void ReadingWriter::run() {
         ok = false;
       }
     }
+    // Spilled rows are older than anything queued: they go first.
+    if (ok && spill_ && !spill_->empty()) ok = replay(sink);
     if (ok && !batch->empty()) {
       ok = flush(sink, *batch);
     } else if (ok) {
@@ -253,13 +340,29 @@ void ReadingWriter::run() {
     }
 
     const auto now = SteadyClock::now();
-    if (stopping && now >= deadline) {
-      std::lock_guard lk(mu_);
-      batch->absorb(*pending_);
-      given_up = batch->rows.size();
-      break;
+    // Stopping while PostgreSQL is away: with a spill, the rows are safe on
+    // disk at once (an orchestrator's stop timeout is often shorter than the
+    // deadline); without one, wait for PostgreSQL until the deadline.
+    if (stopping && (now >= deadline || (spill_ && !sink.connected()))) {
+      {
+        std::lock_guard lk(mu_);
+        batch->absorb(*pending_);
+      }
+      const bool spilled = batch->empty() || spill(sink, *batch);
+      if (spilled || now >= deadline) {
+        if (!spilled) given_up = batch->rows.size();
+        break;
+      }
     }
-    if (!batch->empty()) {
+    if (!sink.connected() && depth_.load(std::memory_order_relaxed) > opts_.queue_rows / 2 &&
+        spill_) {
+      {
+        std::lock_guard lk(mu_);
+        batch->absorb(*pending_);
+      }
+      spill(sink, *batch);
+    }
+    if (!batch->empty() || stopping) {
       auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(backoff);
       if (stopping) {
         pause =
@@ -277,6 +380,11 @@ void ReadingWriter::run() {
         "storage writer stopped: {} rows written, {} rows NOT written (PostgreSQL "
         "unreachable until the deadline)",
         written_, given_up);
+  } else if (spill_ && !spill_->empty()) {
+    spdlog::warn(
+        "storage writer stopped: {} rows written, the rest spilled to {} ({} bytes), to be "
+        "written at the next start",
+        written_, opts_.spill_dir, spill_->pending_bytes());
   } else {
     spdlog::info("storage writer stopped: {} rows written, all queued rows written", written_);
   }

@@ -1,6 +1,8 @@
 // Nothing is lost when PostgreSQL goes away for a while, or when the server is
 // told to stop in the middle of a stream.
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <thread>
 
 #include "support/integration_fixture.hpp"
@@ -108,6 +110,60 @@ TEST_F(DurabilityTest, SigtermDrainsEverythingReceivedBeforeExit) {
   EXPECT_EQ(*code, 0) << "exit code after SIGTERM";
   EXPECT_EQ(db_->count_readings(), static_cast<std::int64_t>(msgs.size()) * 4)
       << "every reading received before SIGTERM is in PostgreSQL after exit";
+}
+
+TEST_F(DurabilityTest, SigtermDuringAnOutageSpillsAndTheNextStartWritesEverythingOnce) {
+  if (env_->pg_ctl.empty()) GTEST_SKIP() << "PEREGRINE_TEST_PG_CTL not set";
+  const std::string spill_dir = "/tmp/peregrine-itest-spill-" + tag_;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{spill_dir};
+  // A small queue: rows go to the spill while PostgreSQL is down, the rest at SIGTERM.
+  const std::map<std::string, std::string> env{{"PEREGRINE_STORAGE_SPILL_DIR", spill_dir},
+                                               {"PEREGRINE_STORAGE_QUEUE_ROWS", "100"}};
+  ASSERT_TRUE(start_server(env));
+  const std::string a = device("a"), b = device("b"), c = device("c");
+  const std::int64_t t0 = now_ms() - 600'000;
+  int seq = 0;
+  const auto batch = [&](int n, const std::vector<std::string>& ids) {
+    std::vector<MqttMessage> msgs;
+    for (int i = 0; i < n; ++i) {
+      ++seq;
+      for (const auto& id : ids)
+        msgs.push_back({telemetry_topic(id),
+                        telemetry(t0 + seq * 10, seq, {{"co", seq * 0.5}, {"pm25", 1.0}}).dump()});
+    }
+    mqtt().publish_all(msgs, 1);
+  };
+  batch(50, {a, b});
+  ASSERT_TRUE(wait_rows(50 * 2 * 2));
+  std::int64_t expected = 50 * 2 * 2;
+  {
+    PgOutage outage(env_->pg_ctl);
+    ASSERT_TRUE(outage.stopped()) << "could not stop PostgreSQL with " << env_->pg_ctl;
+    const double before = metric("peregrine_ingest_messages_total");
+    batch(300, {a, b, c});  // c is new: its device and series are declared in the spill
+    expected += 300 * 3 * 2;
+    ASSERT_TRUE(eventually([&] { return metric("peregrine_ingest_messages_total") >= before + 900; },
+                           std::chrono::seconds(20)))
+        << metrics_text();
+    EXPECT_GT(metric("peregrine_storage_spilled_rows_total"), 0) << "spilled during the outage";
+    // PostgreSQL is away: the writer spills what is left at once and exits.
+    const auto code = server_->sigterm_and_wait(std::chrono::seconds(30));
+    ASSERT_TRUE(code.has_value()) << "peregrine did not exit within 30 s of SIGTERM";
+    EXPECT_EQ(*code, 0);
+    EXPECT_TRUE(std::filesystem::exists(spill_dir + "/spill.log"));
+    EXPECT_EQ(file_tail(log_path_).find("NOT written"), std::string::npos) << "nothing dropped";
+    ASSERT_TRUE(outage.start()) << "could not start PostgreSQL again";
+  }
+  ASSERT_TRUE(start_server(env));
+  EXPECT_EQ(db_->count_readings(), expected) << "every reading exactly once after the replay";
+  EXPECT_EQ(db_->readings(c, "co").size(), 300u);
+  EXPECT_EQ(metric("peregrine_storage_replayed_rows_total"), 300 * 3 * 2);
+  EXPECT_FALSE(std::filesystem::exists(spill_dir + "/spill.log"));
+  batch(5, {c});
+  EXPECT_TRUE(wait_rows(expected + 5 * 2)) << "series keys still distinct after the replay";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -40,6 +41,10 @@ std::vector<std::string> child_environment(const ProcessOptions& o, int port) {
 
 PeregrineProcess::PeregrineProcess(ProcessOptions opts, std::vector<std::string> args)
     : opts_(std::move(opts)), port_(free_port()) {
+  if (opts_.extra_env.count("PEREGRINE_STORAGE_SPILL_DIR") == 0) {
+    own_spill_dir_ = "/tmp/peregrine-itest-spill-" + random_hex(12);
+    opts_.extra_env["PEREGRINE_STORAGE_SPILL_DIR"] = own_spill_dir_;
+  }
   std::vector<std::string> env = child_environment(opts_, port_);
   std::vector<std::string> argv_s{PEREGRINE_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
@@ -75,6 +80,7 @@ PeregrineProcess::~PeregrineProcess() {
     int status = 0;
     ::waitpid(pid_, &status, 0);
   }
+  if (!own_spill_dir_.empty()) std::filesystem::remove_all(own_spill_dir_);
 }
 
 bool PeregrineProcess::running() {

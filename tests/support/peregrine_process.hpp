@@ -3,6 +3,9 @@
 /// PEREGRINE_SOURCE_DIR (it reads migrations/ and web/ from there), with its
 /// configuration in the environment and its output in a log file. The child
 /// is killed when this object goes away (and by the kernel if the test dies).
+/// Unless `extra_env` names PEREGRINE_STORAGE_SPILL_DIR, each process gets a
+/// spill directory of its own under /tmp, removed with this object (the
+/// default, var/spill in the source tree, would be shared between tests).
 /// Test thread only.
 
 #include <sys/types.h>
@@ -55,6 +58,7 @@ class PeregrineProcess {
   int port_ = 0;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
+  std::string own_spill_dir_;
 };
 
 }  // namespace peregrine::test

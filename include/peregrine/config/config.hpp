@@ -48,6 +48,8 @@ struct Config {
   std::size_t queue_rows = 2'000'000;             ///< PEREGRINE_STORAGE_QUEUE_ROWS
   int partitions_ahead_days = 3;                  ///< PEREGRINE_STORAGE_PARTITIONS_AHEAD
   int retention_days = 0;                         ///< PEREGRINE_STORAGE_RETENTION_DAYS (0 = keep)
+  std::string spill_dir = "var/spill";            ///< PEREGRINE_STORAGE_SPILL_DIR (empty = no spill)
+  std::uint64_t spill_max_mb = 1024;              ///< PEREGRINE_STORAGE_SPILL_MAX_MB
   // [realtime]
   std::size_t ws_queue_messages = 1024;           ///< PEREGRINE_WS_QUEUE
   // [auth]

@@ -5,6 +5,11 @@
 /// ingest::ReadingStore; its enqueue methods are called on the event loop and
 /// only take a mutex for a swap. On PostgreSQL errors it keeps the batch and
 /// retries with back-off; stop() drains everything queued before it returns.
+/// With a spill directory, rows held while PostgreSQL is unreachable (more
+/// than half of queue_rows, or whatever is left at the stop deadline) go to
+/// an append-only spill file instead of memory or the floor, and are written
+/// back, oldest first, once PostgreSQL answers again (or at the next start,
+/// by replay_spill()).
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +29,7 @@ namespace peregrine::storage {
 
 struct WorkBatch;
 class BatchSink;
+class SpillFile;
 
 struct WriterOptions {
   PgTarget target;
@@ -32,7 +38,26 @@ struct WriterOptions {
   std::size_t queue_rows = 2'000'000;  ///< pressure() above this, off again below half
   int partitions_ahead_days = 3;
   int retention_days = 0;  ///< drop day partitions older than this (0 = keep)
+  std::string spill_dir{};  ///< spill file directory (empty = no spill: rows dropped at the deadline)
+  std::uint64_t spill_max_bytes = 1ull << 30;  ///< appends beyond this are refused
 };
+
+/// What replay_spill() did.
+struct SpillReplay {
+  bool usable = true;  ///< false: the directory cannot be used (`error` says why)
+  bool ok = true;      ///< false: stopped on an error, the rest stays spilled
+  std::uint64_t rows = 0;     ///< rows written
+  std::uint64_t dropped = 0;  ///< rows rejected twice by PostgreSQL (counted, logged)
+  std::string error;
+};
+
+/// At start-up, before the device registry is loaded (spilled series must be
+/// in the database before new series keys are handed out): writes the spill
+/// a previous run left in `dir` (created if missing) to PostgreSQL, oldest
+/// record first, each in one transaction, and removes it. Counts into
+/// `metrics` when given. Blocks; call it before the writer starts.
+SpillReplay replay_spill(const PgTarget& target, const std::string& dir,
+                         metrics::Registry* metrics);
 
 class ReadingWriter final : public ingest::ReadingStore {
  public:
@@ -69,6 +94,11 @@ class ReadingWriter final : public ingest::ReadingStore {
   void set_connected(bool up) noexcept;
   void rows_done(std::size_t n) noexcept;
   void update_pressure(std::size_t depth) noexcept;
+  /// Appends `batch` to the spill and empties it; false (batch kept) when
+  /// the spill is off, full or failing. Writer thread.
+  bool spill(BatchSink& sink, WorkBatch& batch);
+  /// Writes the spilled records back; false when PostgreSQL failed. Writer thread.
+  bool replay(BatchSink& sink);
 
   WriterOptions opts_;
   std::mutex mu_;
@@ -86,6 +116,11 @@ class ReadingWriter final : public ingest::ReadingStore {
   metrics::Counter& rows_dropped_;
   metrics::Histogram& batch_seconds_;
   metrics::Gauge& pg_connected_;
+  metrics::Counter& spilled_rows_;
+  metrics::Counter& replayed_rows_;
+  metrics::Gauge& spill_bytes_;
+  std::unique_ptr<SpillFile> spill_;  // writer thread; null when off or unusable
+  bool spill_refused_ = false;        // writer thread: the last append was refused
   std::uint64_t written_ = 0;  // writer thread: rows committed since start
 };
 

@@ -1,5 +1,7 @@
 #include <peregrine/storage/reading_writer.hpp>
 
+#include <filesystem>
+#include <random>
 #include <vector>
 
 #include "commit_cutter.hpp"
@@ -187,6 +189,99 @@ TEST_F(ReadingWriterTest, StopGivesUpAfterTheDeadlineWhenPostgresIsUnreachable) 
   EXPECT_FALSE(writer.connected());
   EXPECT_EQ(writer.queue_depth(), 0u);
   EXPECT_NE(metrics.render().find("peregrine_storage_rows_dropped_total 1"), std::string::npos);
+}
+
+// A throwaway spill directory, removed after the test.
+struct TempDir {
+  TempDir() {
+    std::random_device rd;
+    path = (std::filesystem::temp_directory_path() / ("spill-w-" + std::to_string(rd()))).string();
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+double metric_value(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+TEST_F(ReadingWriterTest, RowsSpilledWhilePostgresIsDownLandExactlyOnceLater) {
+  migrate_db();
+  TempDir dir;
+  constexpr int kRows = 3000;
+  {
+    metrics::Registry metrics;
+    ReadingWriter writer({.target = {"postgresql://postgres@127.0.0.1:1/none", "peregrine_app", ""},
+                          .queue_rows = 2000,
+                          .spill_dir = dir.path},
+                         metrics);
+    writer.start();
+    writer.declare_device(device("pump-1"));
+    writer.declare_series(1, core::kDefaultTenant, "pump-1", "temp");
+    std::vector<ingest::StoredRow> rows;
+    for (int i = 0; i < kRows; ++i) {
+      rows.push_back({1, kJan1st2020 + i * (kDay / 1000), i * 0.5});
+      if (rows.size() == 500) {
+        writer.append(rows);  // above queue_rows / 2 the held rows go to the spill
+        rows.clear();
+      }
+    }
+    writer.stop(std::chrono::seconds(1));  // what is left is spilled at the deadline
+    EXPECT_EQ(writer.queue_depth(), 0u);
+    EXPECT_FALSE(writer.pressure());
+    const std::string text = metrics.render();
+    EXPECT_EQ(metric_value(text, "peregrine_storage_spilled_rows_total"), kRows) << text;
+    EXPECT_EQ(metric_value(text, "peregrine_storage_rows_dropped_total"), 0) << text;
+    EXPECT_GT(metric_value(text, "peregrine_storage_spill_bytes"), kRows * 20) << text;
+  }
+  ASSERT_TRUE(std::filesystem::exists(dir.path + "/spill.log"));
+
+  metrics::Registry metrics;
+  ReadingWriter writer({.target = target(), .spill_dir = dir.path}, metrics);
+  writer.start();
+  const ingest::StoredRow later{1, kJan1st2020 + 5 * kDay, 99.0};
+  writer.append({&later, 1});
+  writer.stop();
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings WHERE device_id = 'pump-1'"), kRows + 1);
+  EXPECT_EQ(query_value<int>("SELECT count(DISTINCT ts) FROM readings"), kRows + 1);
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM series WHERE id = 1 AND metric = 'temp'"), 1);
+  EXPECT_EQ(query_value<double>("SELECT sum(value) FROM readings_raw WHERE ts < '2020-01-05'"),
+            0.5 * (kRows - 1) * kRows / 2);
+  EXPECT_FALSE(std::filesystem::exists(dir.path + "/spill.log"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path + "/spill.offset"));
+  const std::string text = metrics.render();
+  EXPECT_EQ(metric_value(text, "peregrine_storage_replayed_rows_total"), kRows) << text;
+  EXPECT_EQ(metric_value(text, "peregrine_storage_spill_bytes"), 0) << text;
+}
+
+TEST_F(ReadingWriterTest, ReplaySpillAtStartUpWritesWhatAStoppedWriterSpilled) {
+  migrate_db();
+  TempDir dir;
+  {
+    metrics::Registry metrics;
+    ReadingWriter writer({.target = {"postgresql://postgres@127.0.0.1:1/none", "peregrine_app", ""},
+                          .spill_dir = dir.path},
+                         metrics);
+    writer.start();
+    writer.declare_device(device("pump-2"));
+    writer.declare_series(7, core::kDefaultTenant, "pump-2", "flow");
+    std::vector<ingest::StoredRow> rows;
+    for (int i = 0; i < 10; ++i) rows.push_back({7, kJan1st2020 + i, 1.0 * i});
+    writer.append(rows);
+    writer.stop(std::chrono::seconds(1));
+  }
+  metrics::Registry metrics;
+  const auto r = replay_spill(target(), dir.path, &metrics);
+  EXPECT_TRUE(r.usable);
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.rows, 10u);
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings WHERE device_id = 'pump-2' AND "
+                             "metric = 'flow'"),
+            10);
+  EXPECT_FALSE(std::filesystem::exists(dir.path + "/spill.log"));
+  EXPECT_EQ(replay_spill(target(), dir.path, &metrics).rows, 0u) << "nothing twice";
+  EXPECT_EQ(query_value<int>("SELECT count(*) FROM readings"), 10);
 }
 
 }  // namespace

@@ -1,0 +1,362 @@
+#include "storage/spill_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <type_traits>
+
+#include <spdlog/spdlog.h>
+
+namespace peregrine::storage {
+namespace {
+
+constexpr std::uint32_t kMagic = 0x50535031;  // "PSP1"
+constexpr std::size_t kHeader = 12;           // magic, length, crc32
+// A length beyond this is garbage, not a batch.
+constexpr std::uint32_t kMaxRecord = 1u << 30;
+
+std::uint32_t crc32(const char* data, std::size_t n) noexcept {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) c = table[(c ^ static_cast<unsigned char>(data[i])) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+class Writer {
+ public:
+  template <class T>
+  void put(T v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto at = out_.size();
+    out_.resize(at + sizeof v);
+    std::memcpy(out_.data() + at, &v, sizeof v);
+  }
+  void put_str(const std::string& s) {
+    put(static_cast<std::uint32_t>(s.size()));
+    out_ += s;
+  }
+  std::string& out() noexcept { return out_; }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  Reader(const char* p, std::size_t n) : p_(p), end_(p + n) {}
+  template <class T>
+  bool get(T& v) {
+    if (static_cast<std::size_t>(end_ - p_) < sizeof v) return false;
+    std::memcpy(&v, p_, sizeof v);
+    p_ += sizeof v;
+    return true;
+  }
+  bool get_str(std::string& s) {
+    std::uint32_t n = 0;
+    if (!get(n) || static_cast<std::size_t>(end_ - p_) < n) return false;
+    s.assign(p_, n);
+    p_ += n;
+    return true;
+  }
+  bool done() const noexcept { return p_ == end_; }
+
+ private:
+  const char* p_;
+  const char* end_;
+};
+
+std::string encode(const SpillRecord& rec) {
+  Writer w;
+  w.put(std::uint32_t{0});  // header, filled below
+  w.put(std::uint32_t{0});
+  w.put(std::uint32_t{0});
+  w.put(rec.id);
+  w.put(rec.doubt_id);
+  w.put(rec.doubt_rows);
+  const WorkBatch& b = rec.batch;
+  w.put(static_cast<std::uint32_t>(b.devices.size()));
+  for (const auto& d : b.devices) {
+    w.put_str(d.id);
+    w.put(d.tenant);
+    w.put_str(d.name);
+    w.put_str(d.type);
+  }
+  w.put(static_cast<std::uint32_t>(b.series.size()));
+  for (const auto& s : b.series) {
+    w.put(s.key);
+    w.put(s.tenant);
+    w.put_str(s.device);
+    w.put_str(s.metric);
+  }
+  w.put(static_cast<std::uint32_t>(b.states.size()));
+  for (const auto& [id, st] : b.states) {
+    w.put_str(id);
+    w.put(static_cast<std::uint8_t>((st.last_seen ? 1 : 0) | (st.online ? 2 : 0) |
+                                    (st.last_seq ? 4 : 0)));
+    w.put(st.last_seen.value_or(0));
+    w.put(st.last_seq.value_or(0));
+    w.put(st.seq_gaps);
+  }
+  w.put(static_cast<std::uint64_t>(b.rows.size()));
+  for (const auto& r : b.rows) {
+    w.put(r.series);
+    w.put(r.ts_us);
+    w.put(r.value);
+  }
+  std::string& out = w.out();
+  const auto len = static_cast<std::uint32_t>(out.size() - kHeader);
+  const std::uint32_t header[3] = {kMagic, len, crc32(out.data() + kHeader, len)};
+  std::memcpy(out.data(), header, sizeof header);
+  return std::move(out);
+}
+
+bool decode(const char* p, std::size_t n, SpillRecord& rec) {
+  Reader r(p, n);
+  WorkBatch& b = rec.batch;
+  b.clear();
+  std::uint32_t count = 0;
+  if (!r.get(rec.id) || !r.get(rec.doubt_id) || !r.get(rec.doubt_rows) || !r.get(count))
+    return false;
+  b.devices.resize(count);
+  for (auto& d : b.devices) {
+    if (!r.get_str(d.id) || !r.get(d.tenant) || !r.get_str(d.name) || !r.get_str(d.type))
+      return false;
+  }
+  if (!r.get(count)) return false;
+  b.series.resize(count);
+  for (auto& s : b.series) {
+    if (!r.get(s.key) || !r.get(s.tenant) || !r.get_str(s.device) || !r.get_str(s.metric))
+      return false;
+  }
+  if (!r.get(count)) return false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::string id;
+    std::uint8_t flags = 0;
+    core::Micros last_seen = 0;
+    std::int64_t last_seq = 0;
+    DeviceState st;
+    if (!r.get_str(id) || !r.get(flags) || !r.get(last_seen) || !r.get(last_seq) ||
+        !r.get(st.seq_gaps))
+      return false;
+    if (flags & 1) st.last_seen = last_seen;
+    st.online = (flags & 2) != 0;
+    if (flags & 4) st.last_seq = last_seq;
+    b.states.insert_or_assign(std::move(id), st);
+  }
+  std::uint64_t rows = 0;
+  if (!r.get(rows) || rows > n / 20) return false;
+  b.rows.resize(rows);
+  for (auto& row : b.rows) {
+    if (!r.get(row.series) || !r.get(row.ts_us) || !r.get(row.value)) return false;
+  }
+  return r.done();
+}
+
+// Checks the record framed at `at` in `data`: its total size, or 0 when it
+// is torn or corrupt.
+std::size_t frame_at(const std::string& data, std::size_t at) {
+  if (data.size() - at < kHeader) return 0;
+  std::uint32_t header[3];
+  std::memcpy(header, data.data() + at, sizeof header);
+  if (header[0] != kMagic || header[1] > kMaxRecord || data.size() - at - kHeader < header[1])
+    return 0;
+  if (crc32(data.data() + at + kHeader, header[1]) != header[2]) return 0;
+  return kHeader + header[1];
+}
+
+bool read_all(int fd, std::uint64_t from, std::string& out) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  out.resize(size > from ? size - from : 0);
+  std::size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::pread(fd, out.data() + got, out.size() - got,
+                              static_cast<off_t>(from + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+SpillFile::SpillFile(std::string dir, std::uint64_t max_bytes)
+    : dir_(std::move(dir)),
+      log_path_(dir_ + "/spill.log"),
+      offset_path_(dir_ + "/spill.offset"),
+      max_bytes_(max_bytes) {}
+
+SpillFile::~SpillFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::unique_ptr<SpillFile> SpillFile::open(const std::string& dir, std::uint64_t max_bytes,
+                                           std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    error = "cannot create " + dir + ": " + ec.message();
+    return nullptr;
+  }
+  std::unique_ptr<SpillFile> spill(new SpillFile(dir, max_bytes));
+  if (!spill->load(error)) return nullptr;
+  return spill;
+}
+
+bool SpillFile::load(std::string& error) {
+  fd_ = ::open(log_path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    error = errno_text("cannot open " + log_path_);
+    return false;
+  }
+  std::ifstream in(offset_path_);
+  if (!(in >> consumed_)) consumed_ = 0;
+  std::string data;
+  if (!read_all(fd_, 0, data)) {
+    error = errno_text("cannot read " + log_path_);
+    return false;
+  }
+  if (consumed_ > data.size()) consumed_ = 0;  // a stale sidecar: replay all (ids guard)
+  std::size_t at = consumed_;
+  while (at < data.size()) {
+    const std::size_t n = frame_at(data, at);
+    if (n == 0) break;
+    at += n;
+  }
+  if (at < data.size()) {
+    spdlog::warn("storage spill: {} bytes of a torn or corrupt record at offset {} of {} ignored",
+                 data.size() - at, at, log_path_);
+    if (::ftruncate(fd_, static_cast<off_t>(at)) != 0 || ::fsync(fd_) != 0) {
+      error = errno_text("cannot truncate " + log_path_);
+      return false;
+    }
+  }
+  size_ = at;
+  next_end_ = consumed_;
+  if (empty()) remove_files();
+  return true;
+}
+
+SpillFile::Append SpillFile::append(const SpillRecord& rec, std::string& error) {
+  const std::string frame = encode(rec);
+  if (size_ + frame.size() > max_bytes_ || frame.size() - kHeader > kMaxRecord) return Append::full;
+  if (fd_ < 0) {
+    fd_ = ::open(log_path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      error = errno_text("cannot open " + log_path_);
+      return Append::failed;
+    }
+    fsync_dir(dir_);
+  }
+  std::size_t done = 0;
+  while (done < frame.size()) {
+    const ssize_t n = ::write(fd_, frame.data() + done, frame.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  if (done < frame.size() || ::fsync(fd_) != 0) {
+    error = errno_text("cannot write " + log_path_);
+    // Leave no partial record behind for the next append to follow.
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+      spdlog::error("storage spill: cannot cut a partial record from {}", log_path_);
+    }
+    return Append::failed;
+  }
+  size_ += frame.size();
+  return Append::ok;
+}
+
+bool SpillFile::next(SpillRecord& rec, std::string& error) {
+  if (empty() || fd_ < 0) return false;
+  std::string head(kHeader, '\0');
+  if (::pread(fd_, head.data(), kHeader, static_cast<off_t>(consumed_)) !=
+      static_cast<ssize_t>(kHeader)) {
+    error = errno_text("cannot read " + log_path_);
+    return false;
+  }
+  std::uint32_t header[3];
+  std::memcpy(header, head.data(), sizeof header);
+  std::string data = head;
+  data.resize(kHeader + (header[1] <= kMaxRecord ? header[1] : 0));
+  const auto want = static_cast<ssize_t>(data.size() - kHeader);
+  if (::pread(fd_, data.data() + kHeader, data.size() - kHeader,
+              static_cast<off_t>(consumed_ + kHeader)) != want ||
+      frame_at(data, 0) == 0 || !decode(data.data() + kHeader, header[1], rec)) {
+    error = "unreadable record at offset " + std::to_string(consumed_) + " of " + log_path_;
+    return false;
+  }
+  next_end_ = consumed_ + data.size();
+  return true;
+}
+
+bool SpillFile::commit(std::string& error) {
+  if (next_end_ <= consumed_) return true;
+  consumed_ = next_end_;
+  if (empty()) {
+    remove_files();
+    return true;
+  }
+  return save_offset(error);
+}
+
+void SpillFile::commit_rest() {
+  consumed_ = size_;
+  remove_files();
+}
+
+bool SpillFile::save_offset(std::string& error) {
+  const std::string tmp = offset_path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = errno_text("cannot write " + tmp);
+    return false;
+  }
+  const std::string text = std::to_string(consumed_) + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), offset_path_.c_str()) != 0) {
+    error = errno_text("cannot write " + offset_path_);
+    return false;
+  }
+  fsync_dir(dir_);
+  return true;
+}
+
+void SpillFile::remove_files() {
+  // The log first: a sidecar without its log is ignored, not the reverse.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  ::unlink(log_path_.c_str());
+  ::unlink(offset_path_.c_str());
+  fsync_dir(dir_);
+  size_ = consumed_ = next_end_ = 0;
+}
+
+}  // namespace peregrine::storage
