@@ -136,7 +136,7 @@ void BatchSink::ensure_ahead(core::Micros now_us) {
     if (known_days_.count(d) == 0) create_partition(d);
   }
   if (retention_days_ > 0) drop_partitions_before(today - retention_days_ + 1);
-  // A doubt is settled right after reconnecting; a day of ids is plenty.
+  // A replay's COMMIT is settled as soon as it reconnects; a day is plenty.
   pqxx::work tx(*conn_);
   tx.exec("DELETE FROM storage_batches WHERE at < now() - interval '1 day'");
   tx.commit();
@@ -190,9 +190,22 @@ void BatchSink::copy_rows(pqxx::transaction_base& tx, const std::vector<ingest::
 
 std::size_t BatchSink::committed_in_doubt() {
   if (!doubt_) return 0;
-  const std::size_t rows = batch_committed(doubt_->batch_id) ? doubt_->rows : 0;
+  const std::size_t rows = xid_committed(doubt_->xid) ? doubt_->rows : 0;
   doubt_.reset();
   return rows;
+}
+
+bool BatchSink::xid_committed(std::int64_t xid) {
+  pqxx::read_transaction tx(*conn_);
+  const pqxx::row r = tx.exec_params1("SELECT txid_status($1)", xid);
+  if (r[0].is_null()) {
+    // Older than the commit log PostgreSQL keeps: nothing can tell.
+    spdlog::warn("storage: the outcome of transaction {} is no longer known; writing its rows "
+                 "again",
+                 xid);
+    return false;
+  }
+  return r[0].as<std::string>() == "committed";
 }
 
 bool BatchSink::batch_committed(std::int64_t batch_id) {
@@ -202,13 +215,13 @@ bool BatchSink::batch_committed(std::int64_t batch_id) {
 
 std::optional<std::pair<std::int64_t, std::size_t>> BatchSink::doubt() const noexcept {
   if (!doubt_) return std::nullopt;
-  return std::make_pair(doubt_->batch_id, doubt_->rows);
+  return std::make_pair(doubt_->xid, doubt_->rows);
 }
 
 WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std::string& error,
                               std::int64_t given_id) {
   const bool with_rows = rows && !batch.rows.empty();
-  const std::int64_t batch_id = given_id != 0 ? given_id : new_batch_id();
+  std::int64_t xid = 0;
   try {
     ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
@@ -220,7 +233,12 @@ WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std:
       if (!batch.series.empty()) insert_series(tx, batch.series);
     }
     if (with_rows) {
-      tx.exec_params("INSERT INTO storage_batches (id) VALUES ($1)", batch_id);
+      // The transaction's id settles a COMMIT in doubt (txid_status) without
+      // writing anything; a caller's batch id is stored with the rows.
+      if (given_id != 0)
+        tx.exec_params("INSERT INTO storage_batches (id) VALUES ($1)", given_id);
+      else
+        xid = tx.exec1("SELECT txid_current()")[0].as<std::int64_t>();
       copy_rows(tx, batch.rows);
     }
     if (meta && !batch.states.empty()) update_states(tx, batch.states);
@@ -231,7 +249,7 @@ WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std:
     return WriteOutcome::broken;
   } catch (const pqxx::in_doubt_error& e) {
     error = e.what();
-    if (with_rows && given_id == 0) doubt_ = Doubt{batch_id, batch.rows.size()};
+    if (xid != 0) doubt_ = Doubt{xid, batch.rows.size()};
     return WriteOutcome::broken;
   } catch (const pqxx::data_exception& e) {
     error = e.what();

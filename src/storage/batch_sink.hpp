@@ -86,16 +86,20 @@ class BatchSink {
 
   /// Writes the batch's declarations and device states (`meta`) and/or its
   /// rows (`rows`) in one transaction. `error` gets the server's message.
-  /// Rows are written with a random batch id in `storage_batches`; when the
-  /// COMMIT's outcome is lost with the connection, the id is kept for
-  /// committed_in_doubt(). A caller-chosen `batch_id` (not 0) is used instead
-  /// and never kept: the caller checks it with batch_committed().
+  /// When the COMMIT of rows is lost with the connection, the transaction's
+  /// id (txid_current) is kept for committed_in_doubt(). A caller-chosen
+  /// `batch_id` (not 0, for spill replays) is instead stored in
+  /// `storage_batches` with the rows: the caller checks it with
+  /// batch_committed().
   WriteOutcome write(const WorkBatch& batch, bool meta, bool rows, std::string& error,
                      std::int64_t batch_id = 0);
 
   /// Whether rows were committed with `batch_id` (ids are kept a day). Throws.
   bool batch_committed(std::int64_t batch_id);
-  /// The COMMIT in doubt, if any: {batch id, rows}.
+  /// Whether transaction `xid` committed (txid_status; false when too old to
+  /// tell). Throws.
+  bool xid_committed(std::int64_t xid);
+  /// The COMMIT in doubt, if any: {transaction id, rows}.
   std::optional<std::pair<std::int64_t, std::size_t>> doubt() const noexcept;
   /// Forgets it (its batch was spilled with the doubt, to be settled at
   /// replay); committed_in_doubt() is then 0.
@@ -123,7 +127,7 @@ class BatchSink {
   std::string ts_buf_;  // reused for every row's timestamp
   std::mt19937_64 batch_ids_;
   struct Doubt {
-    std::int64_t batch_id;
+    std::int64_t xid;
     std::size_t rows;
   };
   std::optional<Doubt> doubt_;

@@ -21,8 +21,9 @@ namespace peregrine::storage {
 
 /// One spilled batch. `id` is the storage_batches id its rows are written
 /// with when replayed (so a replay whose COMMIT was lost is not repeated);
-/// `doubt_id`, when not 0, is a COMMIT in doubt before the batch was spilled,
-/// which, if it did commit, wrote the first `doubt_rows` rows already.
+/// `doubt_id`, when not 0, is the transaction id of a COMMIT in doubt before
+/// the batch was spilled, which, if it did commit, wrote the first
+/// `doubt_rows` rows already.
 struct SpillRecord {
   std::int64_t id = 0;
   std::int64_t doubt_id = 0;

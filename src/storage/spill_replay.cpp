@@ -57,7 +57,7 @@ ReplayResult replay_records(SpillFile& spill, BatchSink& sink,
         spdlog::warn("storage spill: a record of {} rows was already written; skipping it",
                      rec.batch.rows.size());
         rec.batch.clear();
-      } else if (rec.doubt_id != 0 && sink.batch_committed(rec.doubt_id)) {
+      } else if (rec.doubt_id != 0 && sink.xid_committed(rec.doubt_id)) {
         const auto n = static_cast<std::ptrdiff_t>(
             std::min<std::uint64_t>(rec.doubt_rows, rec.batch.rows.size()));
         spdlog::warn("storage spill: a COMMIT in doubt had written {} rows; not writing them again",

@@ -1,6 +1,7 @@
 #pragma once
 /// A TCP proxy in front of PostgreSQL that loses one COMMIT's answer: after
-/// the client sent `INSERT INTO storage_batches` on a connection, the next
+/// the client asked for `txid_current()` (the storage writer does, before
+/// the rows of a batch) on a connection, the next
 /// `COMMIT` is passed to the server, which commits it, and then both sides of
 /// that connection are cut before the answer comes back. The client is left
 /// with a COMMIT in doubt. Later connections are passed through untouched.
@@ -86,7 +87,7 @@ class CommitCutter {
       const ssize_t n = ::recv(client, buf, sizeof buf, 0);
       if (n <= 0) break;
       const std::string_view chunk(buf, static_cast<std::size_t>(n));
-      if (!cut_ && chunk.find("INSERT INTO storage_batches") != std::string_view::npos) armed = true;
+      if (!cut_ && chunk.find("txid_current()") != std::string_view::npos) armed = true;
       if (!cut_ && armed && chunk.find("COMMIT") != std::string_view::npos) {
         // The client loses its side first, so no answer can reach it; the
         // server then gets the COMMIT and has time to carry it out.
