@@ -42,6 +42,13 @@ bool query_bool(pqxx::nontransaction& w, const std::string& sql, const std::stri
   return w.exec_params1(sql, arg)[0].as<bool>();
 }
 
+// The server's first line ("ERROR:  permission denied to create role").
+std::string first_line(const pqxx::sql_error& e) {
+  std::string text = e.what();
+  text = text.substr(0, text.find('\n'));
+  return text.starts_with("ERROR:  ") ? text.substr(8) : text;
+}
+
 [[noreturn]] void refuse(const std::string& role, const std::string& why) {
   throw std::runtime_error("PEREGRINE_PG_APP_ROLE '" + role + "' " + why +
                            " (see docs/security.md, \"The database role\")");
@@ -65,7 +72,7 @@ std::optional<std::string> prepare_app_role(const PgTarget& target) {
              " NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     } catch (const pqxx::sql_error& e) {
       return "role '" + role + "' does not exist and this login cannot create it (" +
-             e.sqlstate() + ")";
+             first_line(e) + ")";
     }
   } else if (found[0][0].as<bool>() || found[0][1].as<bool>()) {
     refuse(role, "is a superuser or has BYPASSRLS: row-level security would not apply to it");
@@ -82,7 +89,7 @@ std::optional<std::string> prepare_app_role(const PgTarget& target) {
       w.exec("GRANT " + quoted + " TO CURRENT_USER");
     } catch (const pqxx::sql_error& e) {
       return "role '" + role + "' is not granted to this login, which cannot grant it (" +
-             e.sqlstate() + ")";
+             first_line(e) + ")";
     }
   }
   // The data, not the schema: no DDL, no TRUNCATE, no migrations table. The
