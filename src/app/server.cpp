@@ -121,6 +121,11 @@ int serve(const config::Config& cfg) {
   const auth::Authenticator authenticator(signer);
   metrics::Registry metrics;
   metrics::register_process_metrics(metrics);
+  metrics
+      .gauge("peregrine_pg_tenant_wall",
+             "1 when queries run as PEREGRINE_PG_APP_ROLE (row-level security fail-closed), "
+             "0 when the server fell back to the schema owner")
+      .set(role->empty() ? 0 : 1);
 
   // Spilled series must be in the database before the registry hands out keys.
   std::string spill_dir = cfg.spill_dir;

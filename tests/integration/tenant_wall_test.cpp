@@ -24,6 +24,7 @@ class TenantWallTest : public AuthTest {
 
 TEST_F(TenantWallTest, TwoTenantsReadingsReachTheServerAndOutsideReaders) {
   ASSERT_TRUE(start());
+  EXPECT_EQ(metric("peregrine_pg_tenant_wall"), 1) << "the server runs as peregrine_app";
   const std::string root = root_token();
   const auto t = call("POST", "/api/v1/tenants", root, R"({"name":"north"})");
   ASSERT_EQ(t.status, 201) << t.body;

@@ -227,7 +227,7 @@ TEST_F(ReadingWriterTest, RowsSpilledWhilePostgresIsDownLandExactlyOnceLater) {
         rows.clear();
       }
     }
-    writer.stop(std::chrono::seconds(1));  // what is left is spilled at the deadline
+    writer.stop(std::chrono::seconds(1));  // PostgreSQL is away: what is left is spilled at once
     EXPECT_EQ(writer.queue_depth(), 0u);
     EXPECT_FALSE(writer.pressure());
     const std::string text = metrics.render();
