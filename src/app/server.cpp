@@ -117,7 +117,8 @@ int serve(const config::Config& cfg) {
     spdlog::warn("PEREGRINE_JWT_SECRET is empty: using a random key, tokens end at restart");
     jwt_secret = auth::TokenSigner::random_secret();
   }
-  const auth::TokenSigner signer(std::move(jwt_secret), clock);
+  const auth::TokenSigner signer(std::move(jwt_secret), clock,
+                                 std::chrono::seconds(cfg.access_ttl_s));
   const auth::Authenticator authenticator(signer);
   metrics::Registry metrics;
   metrics::register_process_metrics(metrics);

@@ -44,6 +44,17 @@ TEST_F(AuthFlowTest, RefreshRotatesAndReuseRevokesTheFamily) {
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM audit_log WHERE action = 'refresh.reuse'"), 1);
 }
 
+TEST_F(AuthFlowTest, AccessTokenLifetimeIsConfigurable) {
+  ASSERT_TRUE(start({{"PEREGRINE_ACCESS_TOKEN_TTL_S", "120"}}));
+  const json j = login(kRootEmail, kRootPassword);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["expires_in"], 120);
+  const json r = call("POST", "/api/v1/auth/refresh", "",
+                      json{{"refresh_token", j["refresh_token"]}}.dump())
+                     .json();
+  EXPECT_EQ(r["expires_in"], 120) << r.dump();
+}
+
 TEST_F(AuthFlowTest, WeakHashIsReplacedAtLogin) {
   ASSERT_TRUE(start());
   const std::string root = root_token();

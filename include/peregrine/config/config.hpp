@@ -56,6 +56,7 @@ struct Config {
   std::string admin_email;                        ///< PEREGRINE_ADMIN_EMAIL
   std::string admin_password;                     ///< PEREGRINE_ADMIN_PASSWORD
   std::string jwt_secret;                         ///< PEREGRINE_JWT_SECRET
+  int access_ttl_s = 900;                         ///< PEREGRINE_ACCESS_TOKEN_TTL_S
   // [rate] (0 = no limit)
   int rate_login_per_min = 30;                    ///< PEREGRINE_RATE_LOGIN_PER_MIN (per IP)
   int rate_ingest_per_min = 600;                  ///< PEREGRINE_RATE_INGEST_PER_MIN (per device, HTTP)
