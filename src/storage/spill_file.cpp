@@ -168,31 +168,35 @@ bool decode(const char* p, std::size_t n, SpillRecord& rec) {
   return r.done();
 }
 
-// Checks the record framed at `at` in `data`: its total size, or 0 when it
-// is torn or corrupt.
-std::size_t frame_at(const std::string& data, std::size_t at) {
-  if (data.size() - at < kHeader) return 0;
-  std::uint32_t header[3];
-  std::memcpy(header, data.data() + at, sizeof header);
-  if (header[0] != kMagic || header[1] > kMaxRecord || data.size() - at - kHeader < header[1])
-    return 0;
-  if (crc32(data.data() + at + kHeader, header[1]) != header[2]) return 0;
-  return kHeader + header[1];
+// Reads exactly `n` bytes at `at`. False on an I/O error (errno set).
+bool pread_all(int fd, char* out, std::size_t n, std::uint64_t at) {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t k = ::pread(fd, out + got, n - got, static_cast<off_t>(at + got));
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return false;
+    if (k == 0) {
+      errno = EIO;  // shorter than fstat said: the file changed under us
+      return false;
+    }
+    got += static_cast<std::size_t>(k);
+  }
+  return true;
 }
 
-bool read_all(int fd, std::uint64_t from, std::string& out) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return false;
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  out.resize(size > from ? size - from : 0);
-  std::size_t got = 0;
-  while (got < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + got, out.size() - got,
-                              static_cast<off_t>(from + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    got += static_cast<std::size_t>(n);
-  }
+// Checks the record framed at `at` of a `size`-byte file, one record in
+// memory at a time (`buf`): `frame` gets its total size, or 0 when it is torn
+// or corrupt. False on an I/O error, which is not a reason to cut the file.
+bool frame_at(int fd, std::uint64_t at, std::uint64_t size, std::string& buf,
+              std::uint64_t& frame) {
+  frame = 0;
+  if (size - at < kHeader) return true;
+  std::uint32_t header[3];
+  if (!pread_all(fd, reinterpret_cast<char*>(header), sizeof header, at)) return false;
+  if (header[0] != kMagic || header[1] > kMaxRecord || size - at - kHeader < header[1]) return true;
+  buf.resize(header[1]);
+  if (!pread_all(fd, buf.data(), header[1], at + kHeader)) return false;
+  if (crc32(buf.data(), header[1]) == header[2]) frame = kHeader + header[1];
   return true;
 }
 
@@ -236,21 +240,27 @@ bool SpillFile::load(std::string& error) {
   }
   std::ifstream in(offset_path_);
   if (!(in >> consumed_)) consumed_ = 0;
-  std::string data;
-  if (!read_all(fd_, 0, data)) {
-    error = errno_text("cannot read " + log_path_);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    error = errno_text("cannot stat " + log_path_);
     return false;
   }
-  if (consumed_ > data.size()) consumed_ = 0;  // a stale sidecar: replay all (ids guard)
-  std::size_t at = consumed_;
-  while (at < data.size()) {
-    const std::size_t n = frame_at(data, at);
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (consumed_ > file_size) consumed_ = 0;  // a stale sidecar: replay all (ids guard)
+  std::uint64_t at = consumed_;
+  std::string buf;
+  while (at < file_size) {
+    std::uint64_t n = 0;
+    if (!frame_at(fd_, at, file_size, buf, n)) {
+      error = errno_text("cannot read " + log_path_);
+      return false;
+    }
     if (n == 0) break;
     at += n;
   }
-  if (at < data.size()) {
+  if (at < file_size) {
     spdlog::warn("storage spill: {} bytes of a torn or corrupt record at offset {} of {} ignored",
-                 data.size() - at, at, log_path_);
+                 file_size - at, at, log_path_);
     if (::ftruncate(fd_, static_cast<off_t>(at)) != 0 || ::fsync(fd_) != 0) {
       error = errno_text("cannot truncate " + log_path_);
       return false;
@@ -294,24 +304,17 @@ SpillFile::Append SpillFile::append(const SpillRecord& rec, std::string& error) 
 
 bool SpillFile::next(SpillRecord& rec, std::string& error) {
   if (empty() || fd_ < 0) return false;
-  std::string head(kHeader, '\0');
-  if (::pread(fd_, head.data(), kHeader, static_cast<off_t>(consumed_)) !=
-      static_cast<ssize_t>(kHeader)) {
+  std::string payload;
+  std::uint64_t frame = 0;
+  if (!frame_at(fd_, consumed_, size_, payload, frame)) {
     error = errno_text("cannot read " + log_path_);
     return false;
   }
-  std::uint32_t header[3];
-  std::memcpy(header, head.data(), sizeof header);
-  std::string data = head;
-  data.resize(kHeader + (header[1] <= kMaxRecord ? header[1] : 0));
-  const auto want = static_cast<ssize_t>(data.size() - kHeader);
-  if (::pread(fd_, data.data() + kHeader, data.size() - kHeader,
-              static_cast<off_t>(consumed_ + kHeader)) != want ||
-      frame_at(data, 0) == 0 || !decode(data.data() + kHeader, header[1], rec)) {
+  if (frame == 0 || !decode(payload.data(), payload.size(), rec)) {
     error = "unreadable record at offset " + std::to_string(consumed_) + " of " + log_path_;
     return false;
   }
-  next_end_ = consumed_ + data.size();
+  next_end_ = consumed_ + frame;
   return true;
 }
 
