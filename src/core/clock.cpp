@@ -4,10 +4,12 @@
 
 namespace peregrine::core {
 
-Micros SystemClock::now_us() const noexcept {
+Micros wall_us() noexcept {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
+
+Micros SystemClock::now_us() const noexcept { return wall_us(); }
 
 std::int64_t steady_ns() noexcept {
   using namespace std::chrono;

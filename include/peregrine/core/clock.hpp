@@ -32,6 +32,10 @@ class ManualClock final : public Clock {
   std::atomic<Micros> now_;
 };
 
+/// Wall-clock µs since the epoch, for code that has no Clock injected
+/// (timestamps of arrival, partition bookkeeping). Thread-safe.
+Micros wall_us() noexcept;
+
 /// Monotonic nanoseconds, for latency measurement only.
 std::int64_t steady_ns() noexcept;
 
