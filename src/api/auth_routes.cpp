@@ -2,11 +2,10 @@
 // bookkeeping run on the query pool (argon2id costs ~50 ms of CPU: never on
 // the loop); every login attempt, good or bad, lands in the audit log.
 
-#include <pqxx/pqxx>
-
 #include <peregrine/api/context.hpp>
 #include <peregrine/auth/authenticator.hpp>
-#include <peregrine/auth/store.hpp>
+#include <peregrine/auth/user.hpp>
+#include <peregrine/storage/session_repository.hpp>
 
 #include "api/auth_support.hpp"
 
@@ -15,16 +14,10 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
-using storage::Scope;
 
 namespace {
 
 constexpr std::size_t kMaxPasswordBytes = 1024;
-
-struct LoginResult {
-  std::optional<auth::User> user;
-  std::string refresh_token;
-};
 
 json token_body(const auth::TokenSigner& signer, const auth::User& u, const std::string& refresh) {
   const std::string access = signer.issue({u.id, u.tenant, u.role, u.email});
@@ -37,54 +30,30 @@ json token_body(const auth::TokenSigner& signer, const auth::User& u, const std:
 awaitable<http::Response> login(Context& ctx, const auth::TokenSigner& signer,
                                 http::Request& req) {
   const json body = body_object(req);
-  const std::string email = *string_field(body, "email", true);
-  const std::string password = *string_field(body, "password", true);
+  std::string email = *string_field(body, "email", true);
+  std::string password = *string_field(body, "password", true);
   if (email.size() > 254 || password.size() > kMaxPasswordBytes) {
     throw auth::unauthorized("invalid email or password", false);
   }
   const core::Micros now = signer.clock().now_us();
-  const auth::AuditEntry base = audit_by(req, std::nullopt, "", "");
-
-  LoginResult r = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
-    pqxx::work w(c);
-    LoginResult out;
-    out.user = auth::check_login(w, email, password);
-    auth::AuditEntry e = base;
-    e.actor_email = auth::normalize_email(email).value_or(email.substr(0, 254));
-    if (out.user) {
-      out.refresh_token = auth::start_refresh_family(w, out.user->id, now);
-      e.tenant = out.user->tenant;
-      e.actor_id = out.user->id;
-      e.action = "login.success";
-      e.target = "user:" + std::to_string(out.user->id);
-    } else {
-      e.action = "login.failure";
-    }
-    auth::write_audit(w, e);
-    w.commit();
-    return out;
-  });
-  if (!r.user) throw auth::unauthorized("invalid email or password", false);
-  co_return http::json_response(req.raw, 200, token_body(signer, *r.user, r.refresh_token));
+  storage::AuditEntry audit = audit_by(req, std::nullopt, "", "");
+  const std::optional<storage::Session> s = co_await ctx.repos.sessions.login(
+      std::move(email), std::move(password), now, std::move(audit));
+  if (!s) throw auth::unauthorized("invalid email or password", false);
+  co_return http::json_response(req.raw, 200, token_body(signer, s->user, s->refresh_token));
 }
 
 awaitable<http::Response> refresh(Context& ctx, const auth::TokenSigner& signer,
                                   http::Request& req) {
   const json body = body_object(req);
-  const std::string token = *string_field(body, "refresh_token", true);
+  std::string token = *string_field(body, "refresh_token", true);
   const core::Micros now = signer.clock().now_us();
-  const auth::AuditEntry base = audit_by(req, std::nullopt, "refresh.reuse", "");
-
-  auth::RefreshResult r = co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
-    pqxx::work w(c);
-    auth::RefreshResult out = auth::rotate_refresh(w, token, now);
-    if (out.verdict == auth::RefreshVerdict::reused) auth::write_audit(w, base);
-    w.commit();  // a family revoked for reuse must stay revoked
-    return out;
-  });
+  storage::AuditEntry audit = audit_by(req, std::nullopt, "", "");
+  const storage::Refreshed r =
+      co_await ctx.repos.sessions.refresh(std::move(token), now, std::move(audit));
   switch (r.verdict) {
     case auth::RefreshVerdict::rotate:
-      co_return http::json_response(req.raw, 200, token_body(signer, *r.user, r.token));
+      co_return http::json_response(req.raw, 200, token_body(signer, *r.user, r.refresh_token));
     case auth::RefreshVerdict::reused:
       throw auth::unauthorized("refresh token reused: every session of this login is revoked",
                                true);
@@ -97,14 +66,9 @@ awaitable<http::Response> refresh(Context& ctx, const auth::TokenSigner& signer,
 
 awaitable<http::Response> logout(Context& ctx, http::Request& req) {
   const json body = body_object(req);
-  const std::string token = *string_field(body, "refresh_token", true);
-  const auth::AuditEntry entry = audit_by(req, std::nullopt, "logout", "");
-  co_await ctx.pool.run(Scope::all(), [&](pqxx::connection& c) {
-    pqxx::work w(c);
-    if (auth::revoke_refresh_family(w, token)) auth::write_audit(w, entry);
-    w.commit();
-    return true;
-  });
+  std::string token = *string_field(body, "refresh_token", true);
+  storage::AuditEntry audit = audit_by(req, std::nullopt, "", "");
+  co_await ctx.repos.sessions.logout(std::move(token), std::move(audit));
   // Unknown tokens answer the same: logout is idempotent and reveals nothing.
   co_return http::text_response(req.raw, 204, "", "application/json");
 }

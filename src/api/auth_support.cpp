@@ -45,9 +45,9 @@ std::string remote_of(const http::Request& req) {
   return req.remote.address().to_string() + ":" + std::to_string(req.remote.port());
 }
 
-auth::AuditEntry audit_by(const http::Request& req, std::optional<std::int64_t> tenant,
+storage::AuditEntry audit_by(const http::Request& req, std::optional<std::int64_t> tenant,
                           std::string action, std::string target, nlohmann::json detail) {
-  auth::AuditEntry e;
+  storage::AuditEntry e;
   e.tenant = tenant;
   if (req.principal) {
     e.actor_id = req.principal->user_id;

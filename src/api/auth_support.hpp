@@ -1,7 +1,6 @@
 #pragma once
 // Shared by the auth, user, tenant, audit and device-credential handlers:
-// who the caller is, audit entries about them, JSON body fields, and the
-// mapping of PostgreSQL constraint errors to statuses.
+// who the caller is, audit entries about them, and JSON body fields.
 
 #include <cstdint>
 #include <optional>
@@ -10,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <peregrine/auth/roles.hpp>
-#include <peregrine/auth/store.hpp>
 #include <peregrine/http/router.hpp>
+#include <peregrine/storage/audit_repository.hpp>
 #include <peregrine/storage/pg.hpp>
 
 namespace peregrine::api {
@@ -30,7 +29,7 @@ inline storage::Scope db_scope(std::optional<std::int64_t> tenant) {
 std::string remote_of(const http::Request& req);
 
 /// An audit entry by the request's caller (if any) in `tenant`.
-auth::AuditEntry audit_by(const http::Request& req, std::optional<std::int64_t> tenant,
+storage::AuditEntry audit_by(const http::Request& req, std::optional<std::int64_t> tenant,
                           std::string action, std::string target,
                           nlohmann::json detail = nlohmann::json::object());
 

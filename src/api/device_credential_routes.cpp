@@ -2,14 +2,13 @@
 // SHA-256 is stored), rotation, and HTTP telemetry authenticated by
 // X-Device-Token that enters the same ingest pipeline as MQTT.
 
-#include <pqxx/pqxx>
-
 #include <peregrine/api/context.hpp>
 #include <peregrine/auth/authenticator.hpp>
 #include <peregrine/auth/secrets.hpp>
-#include <peregrine/auth/store.hpp>
+#include <peregrine/auth/mqtt_accounts.hpp>
 #include <peregrine/core/ids.hpp>
 #include <peregrine/ingest/telemetry_decoder.hpp>
+#include <peregrine/storage/device_repository.hpp>
 
 #include "api/auth_support.hpp"
 #include "api/device_fields.hpp"
@@ -20,19 +19,17 @@ namespace peregrine::api {
 namespace bhttp = boost::beast::http;
 using boost::asio::awaitable;
 using nlohmann::json;
-using storage::Scope;
 
 namespace {
 
 std::string new_device_token() { return "pdt_" + auth::random_hex(32); }
 
-struct NewDevice {
-  std::string id, name, type, metadata = "{}";
-  std::optional<double> lat, lon;
-};
+storage::TokenHashes hashes_of(const std::string& token) {
+  return {auth::sha256_hex(token), auth::mosquitto_hash(token)};
+}
 
-NewDevice parse_new_device(const json& body) {
-  NewDevice d;
+storage::NewDevice parse_new_device(const json& body) {
+  storage::NewDevice d;
   d.id = *string_field(body, "id", true);
   if (!core::valid_device_id(d.id)) {
     throw http::Problem(422, "Unprocessable Entity", "'id' must match [A-Za-z0-9_.-]{1,64}");
@@ -40,41 +37,21 @@ NewDevice parse_new_device(const json& body) {
   d.name = string_field(body, "name", false).value_or(d.id);
   d.type = string_field(body, "type", false).value_or("");
   check_name_type(d.name, d.type);
-  if (const auto loc = parse_location(body); loc && *loc) {
-    d.lat = (*loc)->lat;
-    d.lon = (*loc)->lon;
-  }
+  if (const auto loc = parse_location(body)) d.location = *loc;
   if (auto m = parse_metadata(body)) d.metadata = std::move(*m);
   return d;
 }
 
 awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
   const core::TenantId tenant = caller_tenant(req);
-  const NewDevice d = parse_new_device(body_object(req));
+  storage::NewDevice d = parse_new_device(body_object(req));
   // Device ids are global (the MQTT topic carries no tenant), so a taken id
   // is a conflict whichever tenant holds it.
   if (ctx.registry.find(d.id)) throw http::Problem(409, "Conflict", "device id already taken");
   const std::string token = new_device_token();
-  const auth::AuditEntry base = audit_by(req, tenant, "device.create", "device:" + d.id,
-                                         {{"name", d.name}, {"type", d.type}});
-  try {
-    co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
-      pqxx::work w(c);
-      w.exec_params("INSERT INTO devices (id, tenant_id, name, type, lat, lon, metadata, token_hash, "
-                    "mqtt_password_hash) "
-                    "VALUES ($1, $2, $3, $4, NULLIF($5, 'NaN'::float8), NULLIF($6, 'NaN'::float8), "
-                    "$7::jsonb, $8, $9)",
-                    d.id, tenant, d.name, d.type, d.lat.value_or(NAN), d.lon.value_or(NAN),
-                    d.metadata, auth::sha256_hex(token), auth::mosquitto_hash(token));
-      auth::write_audit(w, base);
-      w.commit();
-      return true;
-    });
-  } catch (const pqxx::unique_violation&) {
-    throw http::Problem(409, "Conflict", "device id already taken");
-  } catch (const pqxx::foreign_key_violation&) {
-    throw http::Problem(422, "Unprocessable Entity", "no such tenant");
-  }
+  storage::AuditEntry audit = audit_by(req, tenant, "device.create", "device:" + d.id,
+                                       {{"name", d.name}, {"type", d.type}});
+  take(co_await ctx.repos.devices.create(tenant, d, hashes_of(token), std::move(audit)));
   co_await sync_broker_accounts(ctx);
   // Back on the loop: it may have auto-provisioned the id meanwhile; add()
   // then keeps that one, and its tenant is what the row says after the
@@ -86,10 +63,14 @@ awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
   rec.type = d.type;
   devices::Device& dev = ctx.registry.add(std::move(rec));
   if (dev.rec.tenant != tenant) throw http::Problem(409, "Conflict", "device id already taken");
-  json out = {{"id", d.id}, {"name", d.name}, {"type", d.type}, {"group_ids", json::array()},
-              {"location", d.lat ? json{{"lat", *d.lat}, {"lon", *d.lon}} : json()},
-              {"metadata", json::parse(d.metadata)}, {"last_seen", nullptr},
-              {"online", false}, {"seq_gaps", 0}, {"token", token}};
+  storage::DeviceRow row;
+  row.id = d.id;
+  row.name = d.name;
+  row.type = d.type;
+  row.location = d.location;
+  row.metadata = d.metadata;
+  json out = device_json(row);
+  out["token"] = token;
   co_return http::json_response(req.raw, 201, out);
 }
 
@@ -99,19 +80,8 @@ awaitable<http::Response> rotate_token(Context& ctx, http::Request& req) {
   const devices::Device* dev = core::valid_device_id(id) ? ctx.registry.find(id) : nullptr;
   if (!dev || dev->rec.tenant != tenant) throw http::Problem(404, "Not Found", "no device '" + id + "'");
   const std::string token = new_device_token();
-  const auth::AuditEntry base = audit_by(req, tenant, "device.token_rotate", "device:" + id);
-  const bool stored = co_await ctx.pool.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
-    pqxx::work w(c);
-    const auto r = w.exec_params(
-        "UPDATE devices SET token_hash = $1, mqtt_password_hash = $4 WHERE id = $2 AND tenant_id = $3",
-        auth::sha256_hex(token), id, tenant, auth::mosquitto_hash(token));
-    if (r.affected_rows() == 0) return false;
-    auth::write_audit(w, base);
-    w.commit();
-    return true;
-  });
-  // Auto-provisioned a moment ago and not yet written by the storage writer.
-  if (!stored) throw http::Problem(409, "Conflict", "device not yet persisted; retry shortly");
+  storage::AuditEntry audit = audit_by(req, tenant, "device.token_rotate", "device:" + id);
+  take(co_await ctx.repos.devices.set_token(tenant, id, hashes_of(token), std::move(audit)));
   co_await sync_broker_accounts(ctx);
   co_return http::json_response(req.raw, 200, {{"id", id}, {"token", token}});
 }
@@ -125,13 +95,8 @@ awaitable<http::Response> ingest_telemetry(Context& ctx, http::Request& req) {
   // is looked up in none, finds no row and is refused like a wrong token.
   const devices::Device* dev = ctx.registry.find(id);
   const storage::Scope scope =
-      dev != nullptr ? Scope::tenant(dev->rec.tenant) : Scope::none();
-  const bool ok = co_await ctx.pool.run(scope, [&](pqxx::connection& c) {
-    pqxx::nontransaction w(c);
-    const auto r = w.exec_params("SELECT token_hash FROM devices WHERE id = $1", id);
-    const std::string stored = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
-    return auth::constant_time_equal(stored, presented) && !stored.empty();
-  });
+      dev != nullptr ? storage::Scope::tenant(dev->rec.tenant) : storage::Scope::none();
+  const bool ok = co_await ctx.repos.devices.token_matches(scope, id, presented);
   // Unknown device and wrong token answer alike: the token is the secret.
   if (!ok) {
     auto p = http::Problem(401, "Unauthorized", "device token does not match this device");
@@ -139,7 +104,22 @@ awaitable<http::Response> ingest_telemetry(Context& ctx, http::Request& req) {
     throw p;
   }
   if (!ctx.ingest_http) throw http::Problem(503, "Service Unavailable", "HTTP ingest not wired");
+  // The storage writer's queue is past its high mark: refuse now rather than
+  // queue without bound. MQTT intake pauses at the same mark (the broker
+  // holds its backlog); an HTTP device retries after Retry-After.
+  if (ctx.ingest_pressure && ctx.ingest_pressure()) {
+    ctx.metrics
+        .counter("peregrine_http_ingest_refused_total",
+                 "HTTP telemetry answered 503: the storage writer was under pressure")
+        .inc();
+    auto p = http::Problem(503, "Service Unavailable",
+                           "storage is catching up; retry after the Retry-After delay");
+    p.headers.emplace_back("Retry-After", "1");
+    throw p;
+  }
   const ingest::IngestOutcome out = ctx.ingest_http(id, ingest::make_padded(req.raw.body()));
+  if (out.reject == ingest::RejectReason::internal)
+    throw http::Problem(500, "Internal Server Error", "the reading could not be processed");
   if (out.reject != ingest::RejectReason::none) {
     throw http::Problem(out.reject == ingest::RejectReason::too_large ? 413 : 400, "Bad Request",
                         "telemetry rejected: " + std::string(ingest::to_string(out.reject)));

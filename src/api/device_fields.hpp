@@ -1,6 +1,6 @@
 #pragma once
-// Validation of the editable device fields, shared by create and PATCH.
-// Each throws http::Problem 422 naming the field.
+// Validation of the editable device fields, shared by create and PATCH
+// (each throws http::Problem 422 naming the field), and the device JSON.
 
 #include <cmath>
 #include <optional>
@@ -9,13 +9,30 @@
 
 #include <nlohmann/json.hpp>
 
+#include <peregrine/core/time_format.hpp>
 #include <peregrine/http/router.hpp>
+#include <peregrine/storage/device_repository.hpp>
 
 namespace peregrine::api {
 
-struct LatLon {
-  double lat, lon;
-};
+using storage::LatLon;
+
+/// A device as the API shows it (CONTRACT.md devices), before the registry's
+/// newer presence is overlaid.
+inline nlohmann::json device_json(const storage::DeviceRow& r) {
+  nlohmann::json d = {{"id", r.id},
+                      {"name", r.name},
+                      {"type", r.type},
+                      {"group_ids", nlohmann::json::array()},
+                      {"location", nullptr},
+                      {"metadata", r.metadata},
+                      {"last_seen", nullptr},
+                      {"online", r.online},
+                      {"seq_gaps", r.seq_gaps}};
+  if (r.location) d["location"] = {{"lat", r.location->lat}, {"lon", r.location->lon}};
+  if (r.last_seen) d["last_seen"] = core::format_rfc3339(*r.last_seen);
+  return d;
+}
 
 /// `location`: absent → nullopt (no change); null → {nullopt} (clear).
 inline std::optional<std::optional<LatLon>> parse_location(const nlohmann::json& body) {
@@ -32,12 +49,12 @@ inline std::optional<std::optional<LatLon>> parse_location(const nlohmann::json&
   return std::optional<LatLon>{LatLon{lat->get<double>(), lon->get<double>()}};
 }
 
-/// `metadata`: absent or null → nullopt; else it must be an object (returned as text).
-inline std::optional<std::string> parse_metadata(const nlohmann::json& body) {
+/// `metadata`: absent or null → nullopt; else it must be an object.
+inline std::optional<nlohmann::json> parse_metadata(const nlohmann::json& body) {
   const auto m = body.find("metadata");
   if (m == body.end() || m->is_null()) return std::nullopt;
   if (!m->is_object()) throw http::Problem(422, "Unprocessable Entity", "'metadata' must be an object");
-  return m->dump();
+  return *m;
 }
 
 /// `name` at most 200 characters, `type` at most 64.

@@ -1,11 +1,16 @@
 #pragma once
-// Small pieces every REST routes file uses.
+// Small pieces every REST routes file uses: binding a handler to its
+// context, and turning a repository's outcome or page into a response.
+
+#include <string>
+#include <utility>
 
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <peregrine/api/context.hpp>
 #include <peregrine/http/router.hpp>
+#include <peregrine/storage/outcome.hpp>
 
 namespace peregrine::api {
 
@@ -15,24 +20,31 @@ http::Handler bind(Ctx& ctx, boost::asio::awaitable<http::Response> (*fn)(Ctx&, 
   return [&ctx, fn](http::Request& req) { return fn(ctx, req); };
 }
 
-/// For a list fetched with `limit + 1` rows: drops the extra row and returns
-/// the next page's cursor (the last row's `id`, as a string), or null when
-/// this is the last page.
-inline nlohmann::json take_page(nlohmann::json& items, std::size_t limit) {
-  if (items.size() <= limit) return nullptr;
-  items.erase(items.end() - 1);
-  const nlohmann::json& id = items.back()["id"];
-  return id.is_string() ? id : nlohmann::json(id.dump());
+/// The HTTP problem a repository failure means: not found → 404, conflict →
+/// 409, invalid reference → 422, not yet persisted → 409 (retry shortly).
+/// The detail names the field when there is one.
+[[noreturn]] void throw_failure(const storage::Failure& f);
+
+/// The value of `o`, or its failure thrown as a Problem.
+template <class T>
+T take(storage::Outcome<T>&& o) {
+  if (!o.ok()) throw_failure(o.failure());
+  return std::move(o).value();
+}
+
+/// `{"items": [to_json(item)...], "next": cursor | null}`.
+template <class T, class ToJson>
+nlohmann::json page_json(const storage::Page<T>& page, ToJson to_json) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const T& item : page.items) items.push_back(to_json(item));
+  return {{"items", std::move(items)},
+          {"next", page.next ? nlohmann::json(*page.next) : nlohmann::json()}};
 }
 
 /// After a device's broker password changed (created, rotated, deleted):
-/// rewrites Mosquitto's password file. The file lists every tenant's
-/// devices, so this reads with Scope::all(). MqttAccounts logs a failure; the
-/// change itself is committed, so the request still succeeds.
-inline boost::asio::awaitable<void> sync_broker_accounts(Context& ctx) {
-  if (ctx.mqtt_accounts == nullptr) co_return;
-  co_await ctx.pool.run(storage::Scope::all(),
-                        [&](pqxx::connection& c) { return ctx.mqtt_accounts->sync(c); });
-}
+/// rewrites Mosquitto's password file from every tenant's device accounts.
+/// MqttAccounts logs a failure; the change itself is committed, so the
+/// request still succeeds.
+boost::asio::awaitable<void> sync_broker_accounts(Context& ctx);
 
 }  // namespace peregrine::api

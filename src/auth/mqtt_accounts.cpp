@@ -9,7 +9,6 @@
 #include <vector>
 
 #include <openssl/evp.h>
-#include <pqxx/pqxx>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -134,7 +133,7 @@ MqttAccounts::MqttAccounts(MqttAccountsOptions opts) : opts_(std::move(opts)) {
   if (enabled() && !opts_.own_user.empty()) own_hash_ = mosquitto_hash(opts_.own_password);
 }
 
-bool MqttAccounts::sync(pqxx::connection& c) {
+bool MqttAccounts::sync(const std::vector<BrokerAccount>& devices) {
   if (!enabled()) return true;
   std::lock_guard lock(mutex_);
   std::string text;
@@ -146,14 +145,10 @@ bool MqttAccounts::sync(pqxx::connection& c) {
       if (!line.empty()) text += line + "\n";
     }
   }
-  {
-    pqxx::nontransaction w(c);
-    for (const auto& row : w.exec("SELECT id, mqtt_password_hash FROM devices WHERE "
-                                  "mqtt_password_hash IS NOT NULL ORDER BY id")) {
-      // The broker's own account wins over a device of the same name.
-      if (row[0].as<std::string>() == opts_.own_user) continue;
-      text += row[0].as<std::string>() + ":" + row[1].as<std::string>() + "\n";
-    }
+  for (const BrokerAccount& a : devices) {
+    // The broker's own account wins over a device of the same name.
+    if (a.user == opts_.own_user) continue;
+    text += a.user + ":" + a.password_hash + "\n";
   }
   if (!replace_file(opts_.passwd_file, text)) {
     spdlog::error("mqtt accounts: cannot write {}", opts_.passwd_file);

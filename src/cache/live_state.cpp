@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <peregrine/core/worker_thread.hpp>
+
 #include "cache/redis_connection.hpp"
 
 namespace peregrine::cache {
@@ -125,10 +127,8 @@ struct LiveState::Impl {
   metrics::Counter& writes;
   metrics::Counter& errors;
 
-  std::mutex mu;  // guards pending and stopping
-  std::condition_variable cv;
+  core::WorkerThread worker;  // its mutex guards pending
   StateMap pending;
-  bool stopping = false;
 
   // Owned by the Redis thread only.
   StateMap state;
@@ -169,26 +169,14 @@ LiveState::LiveState(RedisTarget target, std::chrono::milliseconds flush_every,
 LiveState::~LiveState() { stop(); }
 
 void LiveState::start() {
-  if (thread_.joinable()) return;
-  {
-    std::lock_guard lk(impl_->mu);
-    impl_->stopping = false;
-  }
-  thread_ = std::thread([this] { run(); });
+  impl_->worker.start([this] { run(); });
 }
 
-void LiveState::stop() {
-  {
-    std::lock_guard lk(impl_->mu);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void LiveState::stop() { impl_->worker.stop(); }
 
 void LiveState::set_value(core::TenantId tenant, std::string_view device, std::string_view metric,
                           double value, core::Micros ts_us) {
-  std::lock_guard lk(impl_->mu);
+  std::lock_guard lk(impl_->worker.mutex());
   DeviceState& st = device_entry(impl_->pending, tenant, device);
   auto it = st.metrics.find(metric);
   if (it == st.metrics.end()) it = st.metrics.emplace(std::string(metric), Value{}).first;
@@ -197,14 +185,14 @@ void LiveState::set_value(core::TenantId tenant, std::string_view device, std::s
 
 void LiveState::set_presence(core::TenantId tenant, std::string_view device, bool online,
                              core::Micros last_seen_us) {
-  std::lock_guard lk(impl_->mu);
+  std::lock_guard lk(impl_->worker.mutex());
   device_entry(impl_->pending, tenant, device).presence = Presence{online, last_seen_us};
 }
 
 void LiveState::run() {
   Impl& s = *impl_;
   using Clock = std::chrono::steady_clock;
-  auto backoff = kBackoffMin;
+  core::Backoff backoff(kBackoffMin, kBackoffMax);
   auto next_connect = Clock::now();
   auto set_connected = [&](bool up) {
     connected_.store(up, std::memory_order_relaxed);
@@ -213,17 +201,17 @@ void LiveState::run() {
   auto disconnect = [&] {
     s.ctx.reset();
     set_connected(false);
-    next_connect = Clock::now() + backoff;
-    backoff = std::min(backoff * 2, kBackoffMax);
+    next_connect = Clock::now() + backoff.current();
+    backoff.failure();
   };
 
   bool last_round = false;
   while (!last_round) {
     StateMap batch;
     {
-      std::unique_lock lk(s.mu);
-      s.cv.wait_for(lk, s.flush_every, [&] { return s.stopping; });
-      last_round = s.stopping;
+      std::unique_lock lk(s.worker.mutex());
+      s.worker.wait_for(lk, s.flush_every, [] { return false; });
+      last_round = s.worker.stop_requested_locked();
       batch.swap(s.pending);
     }
     std::set<std::string, std::less<>> fresh;
@@ -241,7 +229,7 @@ void LiveState::run() {
       // While Redis was away (or after it restarted empty) writes were only
       // kept in `state`: re-write all of it, then go back to deltas.
       if (s.write(s.state, nullptr)) {
-        backoff = kBackoffMin;
+        backoff.success();
         set_connected(true);
         spdlog::info("redis: connected to {}:{}, {} device(s) re-written", s.target.host,
                      s.target.port, s.state.size());

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <peregrine/core/offload.hpp>
 #include <peregrine/core/time_format.hpp>
 
 #include "cache/redis_connection.hpp"
@@ -24,7 +25,9 @@ std::optional<double> parse_ms(std::string_view s) {
 }  // namespace
 
 struct StateReader::Impl {
+  explicit Impl(RedisTarget t) : target(std::move(t)) {}
   RedisTarget target;
+  boost::asio::thread_pool thread{1};
   std::mutex mu;
   detail::ContextPtr ctx;
 
@@ -48,8 +51,17 @@ struct StateReader::Impl {
   }
 };
 
-StateReader::StateReader(RedisTarget target) : impl_(new Impl{std::move(target), {}, nullptr}) {}
-StateReader::~StateReader() = default;
+StateReader::StateReader(RedisTarget target) : impl_(std::make_unique<Impl>(std::move(target))) {}
+StateReader::~StateReader() { impl_->thread.join(); }
+
+boost::asio::awaitable<nlohmann::json> StateReader::read(std::string device) {
+  struct Job {
+    StateReader* reader;
+    const std::string* device;
+    nlohmann::json operator()() const { return reader->device_state(*device); }
+  };
+  co_return co_await core::offload<nlohmann::json>(impl_->thread, Job{this, &device});
+}
 
 nlohmann::json StateReader::device_state(std::string_view device) {
   std::lock_guard lk(impl_->mu);

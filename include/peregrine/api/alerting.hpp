@@ -15,12 +15,12 @@
 #include <peregrine/devices/registry.hpp>
 #include <peregrine/http/router.hpp>
 #include <peregrine/rules/engine.hpp>
-#include <peregrine/storage/query_pool.hpp>
+#include <peregrine/storage/repositories.hpp>
 
 namespace peregrine::api {
 
 struct AlertingContext {
-  storage::QueryPool& pool;
+  storage::Repositories& repos;
   devices::Registry& registry;  ///< loop thread only
   rules::Engine& engine;        ///< loop thread only
   alerts::Manager& manager;     ///< loop thread only

@@ -1,7 +1,8 @@
 #pragma once
-/// What the REST handlers reach: the event loop's registry, the query pool,
-/// the live-state reader and readiness probes. Handlers run as coroutines on
-/// the event loop; blocking work (pqxx, Redis reads) goes through `pool`.
+/// What the REST handlers reach: the event loop's registry, the storage
+/// repositories, the live-state reader and readiness probes. Handlers run as
+/// coroutines on the event loop; every database call goes through a
+/// repository (which runs it on the query pool), never SQL of their own.
 
 #include <functional>
 #include <string>
@@ -14,7 +15,7 @@
 #include <peregrine/http/router.hpp>
 #include <peregrine/ingest/pipeline.hpp>
 #include <peregrine/metrics/registry.hpp>
-#include <peregrine/storage/query_pool.hpp>
+#include <peregrine/storage/repositories.hpp>
 
 namespace peregrine::api {
 
@@ -27,14 +28,17 @@ struct Readiness {
 
 struct Context {
   devices::Registry& registry;  ///< loop thread only
-  storage::QueryPool& pool;
-  cache::StateReader& state;    ///< pool threads only
+  storage::Repositories& repos;
+  cache::StateReader& state;
   metrics::Registry& metrics;
   Readiness readiness;
   /// HTTP telemetry into ingest::Pipeline::on_telemetry (loop thread only);
   /// `payload` comes from ingest::make_padded. Wired by the app.
   std::function<ingest::IngestOutcome(std::string_view device, const std::string& payload)>
       ingest_http;
+  /// True while the storage writer is under pressure (its queue past the
+  /// high mark): HTTP ingest then answers 503 with Retry-After. Any thread.
+  std::function<bool()> ingest_pressure;
   /// Broker accounts to resync (on a pool thread) after a device's token
   /// changed; null when the password file is not managed.
   auth::MqttAccounts* mqtt_accounts = nullptr;

@@ -10,14 +10,16 @@
 /// (accounts such as a gateway) next, and Mosquitto is sent SIGHUP (pid
 /// from a pid file) to reload it.
 ///
-/// sync() blocks (a query, file I/O): call it from a query-pool thread or at
+/// The device accounts come from storage::DeviceRepository::broker_accounts
+/// (or sync_broker_accounts, which reads and syncs on a pool thread).
+/// sync() blocks (file I/O, a signal): call it from a query-pool thread or at
 /// start-up, never on the event loop. Thread-safe (rewrites are serialised).
 
 #include <mutex>
 #include <string>
 #include <string_view>
 
-#include <pqxx/connection>
+#include <vector>
 
 namespace peregrine::auth {
 
@@ -26,6 +28,12 @@ namespace peregrine::auth {
 std::string mosquitto_hash(std::string_view password, int iterations = 101);
 /// Whether `password` matches a `$7$` hash.
 bool mosquitto_verify(std::string_view password, std::string_view hash);
+
+/// One device's broker login: its id and the mosquitto_hash of its token.
+struct BrokerAccount {
+  std::string user;
+  std::string password_hash;
+};
 
 struct MqttAccountsOptions {
   std::string passwd_file;  ///< empty: sync() does nothing
@@ -40,9 +48,10 @@ class MqttAccounts {
 
   bool enabled() const noexcept { return !opts_.passwd_file.empty(); }
 
-  /// Rewrites the password file and signals Mosquitto. False (logged) when
-  /// the file cannot be written; a missing or stale pid file only logs.
-  bool sync(pqxx::connection& c);
+  /// Rewrites the password file (Peregrine's account, the static lines, then
+  /// `devices`) and signals Mosquitto. False (logged) when the file cannot be
+  /// written; a missing or stale pid file only logs.
+  bool sync(const std::vector<BrokerAccount>& devices);
 
  private:
   MqttAccountsOptions opts_;

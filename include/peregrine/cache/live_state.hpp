@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 
 #include <peregrine/ingest/sinks.hpp>
@@ -57,11 +58,12 @@ class LiveState final : public ingest::LiveStateSink {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::atomic<bool> connected_{false};
-  std::thread thread_;
 };
 
-/// Blocking reads of live state for REST, with a connection per instance;
-/// call from a query-pool thread, never the loop. Thread-safe (mutex).
+/// Reads of live state for REST, on a thread of the reader's own with its
+/// own Redis connection, so a read never holds the event loop nor a
+/// PostgreSQL worker (it answers while PostgreSQL is down). `read` is awaited
+/// on the loop; `device_state` is the blocking call it runs. Thread-safe.
 class StateReader {
  public:
   explicit StateReader(RedisTarget target);
@@ -69,6 +71,8 @@ class StateReader {
   /// `{"metrics": {"co": {"value": 3.1, "ts": "…"}}, "online": true, "last_seen": "…"}`.
   /// Throws std::runtime_error when Redis is unreachable.
   nlohmann::json device_state(std::string_view device);
+  /// device_state on the reader's thread; resumes the caller on its executor.
+  boost::asio::awaitable<nlohmann::json> read(std::string device);
 
  private:
   struct Impl;

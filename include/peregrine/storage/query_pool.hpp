@@ -9,34 +9,40 @@
 /// security holds: every call names the tenant scope its SQL runs under, and
 /// the pool sets it on the connection before calling (see pg.hpp).
 
+#include <atomic>
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 // Included, not forward-declared: in libpqxx 6 pqxx::connection is an alias.
 #include <pqxx/connection>
 
+#include <peregrine/core/offload.hpp>
+#include <peregrine/metrics/registry.hpp>
 #include <peregrine/storage/pg.hpp>
 
 namespace peregrine::storage {
 
 class QueryPool {
  public:
-  QueryPool(PgTarget target, int threads);
+  /// At most `threads + max_queued` calls are in flight; one more is refused
+  /// with core::Overloaded (the HTTP server answers 503) and counted in
+  /// peregrine_query_pool_rejected_total when `metrics` is given (it must
+  /// outlive the pool), which also gets the gauge peregrine_query_pool_in_flight.
+  QueryPool(PgTarget target, int threads, std::size_t max_queued = 256,
+            metrics::Registry* metrics = nullptr);
   ~QueryPool();
 
   /// Runs `f(pqxx::connection&)` on a pool thread, with `scope` in force on
   /// that connection; resumes the caller with its result (R must be
   /// default-constructible) or rethrows its exception. A broken connection is
-  /// reopened on the next call.
+  /// reopened on the next call. Throws core::Overloaded, before running
+  /// anything, when the pool is full.
   ///
   /// `f` must capture by reference (`[&]`): GCC 12 bitwise-copies a closure
   /// temporary inside a co_await expression and then destroys it twice, so a
@@ -48,12 +54,10 @@ class QueryPool {
     using R = std::invoke_result_t<F&, pqxx::connection&>;
     static_assert(std::is_trivially_copyable_v<F>,
                   "QueryPool::run: capture by reference ([&]); see the comment above");
-    // GCC 12 destroys closure-type parameters of a coroutine twice, and Asio
-    // 1.74 hands the initiation to a coroutine by value: so the initiation is
-    // a plain struct and the callable lives on the heap, owned by the task.
-    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                       void(std::exception_ptr, R)>(
-        Initiate<F, R>{this, scope, new F(std::forward<Fn>(f))}, boost::asio::use_awaitable);
+    admit();
+    // The callable lives on the heap, owned by the job, so what it captures
+    // is destroyed exactly once (see core/offload.hpp).
+    return core::offload<R>(pool_, Call<F, R>{this, scope, new F(std::forward<Fn>(f))});
   }
 
   /// Waits for running queries and joins the threads.
@@ -61,36 +65,36 @@ class QueryPool {
 
  private:
   template <class F, class R>
-  struct Initiate {
+  struct Call {
     QueryPool* pool;
     Scope scope;
     F* fn;
-    template <class Handler>
-    void operator()(Handler&& handler) const {
-      boost::asio::post(pool->pool_, [pool = pool, scope = scope, fn = std::unique_ptr<F>(fn),
-                                      h = std::forward<Handler>(handler)]() mutable {
-        std::exception_ptr ep;
-        std::optional<R> result;
-        try {
-          pool->call_with_connection(scope,
-                                     [&](pqxx::connection& c) { result.emplace((*fn)(c)); });
-        } catch (...) {
-          ep = std::current_exception();
-        }
-        fn.reset();  // destroy captures on the pool thread, before resuming
-        auto ex = boost::asio::get_associated_executor(h);
-        boost::asio::post(ex, [h = std::move(h), ep = std::move(ep), r = std::move(result)]() mutable {
-          h(ep, r ? std::move(*r) : R{});
-        });
-      });
+    R operator()() const {
+      const std::unique_ptr<F> owned(fn);  // captures die on the pool thread
+      const Release release{pool};
+      std::optional<R> result;
+      pool->call_with_connection(scope, [&](pqxx::connection& c) { result.emplace((*owned)(c)); });
+      return std::move(*result);
     }
   };
+
+  struct Release {
+    QueryPool* pool;
+    ~Release() { pool->release(); }
+  };
+  /// Counts a call in, or throws core::Overloaded (counted) when full.
+  void admit();
+  void release() noexcept;
 
   /// Calls fn with this thread's connection set to `scope`, opening it if
   /// needed, and drops the connection if fn failed because it broke.
   void call_with_connection(Scope scope, const std::function<void(pqxx::connection&)>& fn);
 
   PgTarget target_;
+  std::size_t limit_;
+  std::atomic<std::size_t> in_flight_{0};
+  metrics::Counter* rejected_ = nullptr;
+  metrics::Gauge* in_flight_gauge_ = nullptr;
   boost::asio::thread_pool pool_;
 };
 

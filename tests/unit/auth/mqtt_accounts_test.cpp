@@ -2,6 +2,13 @@
 // Mosquitto 2.0.11's own mosquitto_passwd.
 #include <peregrine/auth/mqtt_accounts.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include <peregrine/auth/secrets.hpp>
@@ -28,6 +35,34 @@ TEST(MqttAccountsTest, HashesInMosquittoFormatWithAFreshSalt) {
   EXPECT_TRUE(mosquitto_verify("pdt_token", h));
   EXPECT_FALSE(mosquitto_verify("pdt_tokem", h));
   EXPECT_NE(mosquitto_hash("pdt_token"), h);
+}
+
+}  // namespace
+}  // namespace peregrine::auth
+
+namespace peregrine::auth {
+namespace {
+
+// The password file: Peregrine's account first, the static lines next, then
+// one line per device; a device named like Peregrine's account is left out.
+TEST(MqttAccountsTest, SyncWritesOwnStaticAndDeviceAccounts) {
+  const std::string dir = ::testing::TempDir() + "mqtt-accounts-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + "/passwd";
+  std::ofstream(file + ".static") << "gateway:$7$static\n";
+  MqttAccounts accounts({.passwd_file = file, .pid_file = "", .own_user = "peregrine",
+                         .own_password = "secret-1"});
+  ASSERT_TRUE(accounts.sync({{"d1", "$7$one"}, {"peregrine", "$7$impostor"}, {"d2", "$7$two"}}));
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0].rfind("peregrine:$7$", 0), 0u);
+  EXPECT_TRUE(mosquitto_verify("secret-1", lines[0].substr(lines[0].find(':') + 1)));
+  EXPECT_EQ(lines[1], "gateway:$7$static");
+  EXPECT_EQ(lines[2], "d1:$7$one");
+  EXPECT_EQ(lines[3], "d2:$7$two");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

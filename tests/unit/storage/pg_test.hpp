@@ -17,7 +17,8 @@ namespace peregrine::storage::testing {
 
 inline std::string migrations_dir() {
   const std::string here = __FILE__;
-  return here.substr(0, here.rfind("/tests/unit/storage/")) + "/migrations";
+  // Also when included from another test folder as "../storage/pg_test.hpp".
+  return here.substr(0, here.rfind("/tests/unit/")) + "/migrations";
 }
 
 /// `url` with its database name replaced by `db`.
@@ -57,6 +58,15 @@ class PgTest : public ::testing::Test {
   /// What the server would use: this database as the owner, switching to
   /// the default app role.
   PgTarget target() const { return {url_, "peregrine_app", ""}; }
+
+  /// Runs `sql` as the owner, past the tenant wall, in one transaction
+  /// (seeding rows a test reads back through the server's role).
+  void owner_exec(const std::string& sql) {
+    pqxx::connection c(url_);
+    pqxx::work w(c);
+    w.exec(sql);
+    w.commit();
+  }
 
   /// First column of the first row of `sql`, as T.
   template <class T>

@@ -1,10 +1,13 @@
 #include <peregrine/storage/query_pool.hpp>
 
+#include <future>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include <peregrine/core/errors.hpp>
 
 #include "pg_test.hpp"
 
@@ -51,6 +54,50 @@ TEST_F(QueryPoolTest, RunResumesOnTheLoopWithResultOrException) {
   EXPECT_EQ(answer, 43);
   EXPECT_TRUE(same_thread);
   EXPECT_NE(error.find("no_such_table"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace peregrine::storage
+
+namespace peregrine::storage {
+namespace {
+
+// A full pool refuses at once (the HTTP server answers 503) instead of
+// queueing; the refusal is counted and the pool serves again once a slot frees.
+TEST_F(QueryPoolTest, AFullPoolRefusesAndCounts) {
+  asio::io_context io;
+  migrate_db();
+  metrics::Registry metrics;
+  QueryPool pool(target(), 1, 1, &metrics);  // one running, one waiting
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  int done = 0;
+  bool refused = false;
+  auto slow = [&]() -> asio::awaitable<void> {
+    co_await pool.run(Scope::all(), [&](pqxx::connection&) {
+      released.wait();
+      return 0;
+    });
+    ++done;
+  };
+  asio::co_spawn(io, slow, asio::detached);
+  asio::co_spawn(io, slow, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        try {
+          co_await pool.run(Scope::all(), [&](pqxx::connection&) { return 0; });
+        } catch (const core::Overloaded&) {
+          refused = true;
+        }
+        release.set_value();
+      },
+      asio::detached);
+  io.run();
+  pool.stop();
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(done, 2);
+  EXPECT_NE(metrics.render().find("peregrine_query_pool_rejected_total 1"), std::string::npos);
 }
 
 }  // namespace
