@@ -201,13 +201,16 @@ void Manager::load(Alert a, const rules::Rule* rule) {
   arm_escalation(it->second);
 }
 
-nlohmann::json Manager::snapshot() const {
-  nlohmann::json alerts = nlohmann::json::array();
-  for (const auto& [id, a] : alerts_) alerts.push_back(to_snapshot_json(a));
+nlohmann::json Manager::snapshot(bool with_alerts) const {
   nlohmann::json suppressed = nlohmann::json::array();
   for (const auto& k : suppressed_) suppressed.push_back(k);
-  return {{"version", 1}, {"next_id", next_id_}, {"alerts", std::move(alerts)},
-          {"suppressed", std::move(suppressed)}};
+  nlohmann::json out = {{"version", 1}, {"next_id", next_id_}, {"suppressed", std::move(suppressed)}};
+  if (with_alerts) {
+    nlohmann::json alerts = nlohmann::json::array();
+    for (const auto& [id, a] : alerts_) alerts.push_back(to_snapshot_json(a));
+    out["alerts"] = std::move(alerts);
+  }
+  return out;
 }
 
 std::size_t Manager::restore(const nlohmann::json& snap) {

@@ -1,43 +1,50 @@
-// Start-up and shutdown order of the server. Start: migrate, load the
-// registry, start the writer and Redis threads, the HTTP listener, then MQTT
-// intake last (so nothing arrives before there is somewhere to put it).
-// Shutdown reverses it: intake stops first, the loop finishes what was
-// already posted to it, then the writer drains to PostgreSQL.
+// Start-up and shutdown order of the server. Start: migrate, create the
+// first admin, replay the spill, load the registry, build the modules and
+// connect them, start the writer and Redis threads, the HTTP listener, the
+// alerts service, then MQTT intake last (so nothing arrives before there is
+// somewhere to put it). Shutdown reverses it: intake stops first, the loop
+// finishes what was already posted to it, then the alert store and the
+// writer drain to PostgreSQL. An exception out of the loop drains the same
+// way and exits non-zero.
 
 #include <peregrine/app/server.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include <peregrine/alerts/service.hpp>
+#include <peregrine/api/alerting.hpp>
 #include <peregrine/api/context.hpp>
 #include <peregrine/auth/authenticator.hpp>
 #include <peregrine/auth/mqtt_accounts.hpp>
 #include <peregrine/auth/rate_limiter.hpp>
 #include <peregrine/auth/secrets.hpp>
-#include <peregrine/auth/store.hpp>
 #include <peregrine/auth/token_signer.hpp>
 #include <peregrine/cache/live_state.hpp>
 #include <peregrine/core/clock.hpp>
+#include <peregrine/core/loop_timers.hpp>
 #include <peregrine/http/server.hpp>
 #include <peregrine/ingest/pipeline.hpp>
 #include <peregrine/metrics/registry.hpp>
 #include <peregrine/mqtt/subscriber.hpp>
 #include <peregrine/realtime/hub.hpp>
+#include <peregrine/storage/alert_store.hpp>
 #include <peregrine/storage/device_loader.hpp>
+#include <peregrine/storage/device_repository.hpp>
 #include <peregrine/storage/migrator.hpp>
 #include <peregrine/storage/pg.hpp>
+#include <peregrine/storage/query_pool.hpp>
 #include <peregrine/storage/reading_writer.hpp>
-
-#include "app/periodic.hpp"
-#include "app/rules_wiring.hpp"
+#include <peregrine/storage/repositories.hpp>
+#include <peregrine/storage/user_repository.hpp>
 
 namespace peregrine::app {
 
@@ -59,10 +66,6 @@ std::vector<std::string> split_list(std::string_view text) {
   }
   return out;
 }
-
-}  // namespace
-
-namespace {
 
 // Applies migrations and prepares the runtime role. The role runtime
 // connections take: PEREGRINE_PG_APP_ROLE, or "" (stay the owner) when this
@@ -88,6 +91,139 @@ std::optional<std::string> migrate_and_prepare(const config::Config& cfg) {
   }
 }
 
+bool bootstrap_first_admin(const config::Config& cfg, const storage::PgTarget& pg) {
+  if (cfg.admin_email.empty()) return true;
+  try {
+    if (storage::bootstrap_admin(pg, cfg.admin_email, cfg.admin_password))
+      spdlog::info("created the first superadmin from PEREGRINE_ADMIN_EMAIL");
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("PEREGRINE_ADMIN_EMAIL: cannot create the first user: {}", e.what());
+    return false;
+  }
+}
+
+// Spilled series must be in the database before the registry hands out
+// keys. Returns the spill directory to use ("" = spill off), or nullopt
+// when the spill exists and cannot be replayed.
+std::optional<std::string> replay_spill(const config::Config& cfg, const storage::PgTarget& pg,
+                                        metrics::Registry& metrics) {
+  if (cfg.spill_dir.empty()) return std::string();
+  const auto r = storage::replay_spill(pg, cfg.spill_dir, &metrics);
+  if (!r.usable) {
+    spdlog::error("storage spill off (PEREGRINE_STORAGE_SPILL_DIR): {}", r.error);
+    return std::string();
+  }
+  if (!r.ok) {
+    spdlog::error("cannot replay the spill in {}: {}", cfg.spill_dir, r.error);
+    return std::nullopt;
+  }
+  if (r.rows > 0 || r.dropped > 0)
+    spdlog::info("replayed {} spilled rows from {} ({} dropped)", r.rows, cfg.spill_dir, r.dropped);
+  return cfg.spill_dir;
+}
+
+bool load_devices(const storage::PgTarget& pg, devices::Registry& registry) {
+  try {
+    spdlog::info("loaded {} devices", storage::load_registry(pg, registry));
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("cannot load devices from PostgreSQL: {}", e.what());
+    return false;
+  }
+}
+
+bool load_alerting(const storage::PgTarget& pg, alerts::StartState& out) {
+  try {
+    out = storage::load_alerting_state(pg);
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("cannot load rules and alerts from PostgreSQL: {}", e.what());
+    return false;
+  }
+}
+
+// Before MQTT intake starts, so the broker knows Peregrine's own account.
+bool sync_broker_accounts(auth::MqttAccounts& accounts, const storage::PgTarget& pg) {
+  if (!accounts.enabled()) return true;
+  try {
+    return accounts.sync(storage::load_broker_accounts(pg));
+  } catch (const std::exception& e) {
+    spdlog::error("PEREGRINE_MQTT_PASSWD_FILE: cannot read device accounts: {}", e.what());
+    return false;
+  }
+}
+
+storage::WriterOptions writer_options(const config::Config& cfg, const storage::PgTarget& pg,
+                                               std::string spill_dir) {
+  return {.target = pg,
+          .batch_rows = cfg.batch_rows,
+          .batch_age = cfg.batch_age,
+          .queue_rows = cfg.queue_rows,
+          .partitions_ahead_days = cfg.partitions_ahead_days,
+          .retention_days = cfg.retention_days,
+          .spill_dir = std::move(spill_dir),
+          // 1 TiB at most: MiB → bytes cannot overflow.
+          .spill_max_bytes = std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20};
+}
+
+void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContext& alerting,
+                    const auth::TokenSigner& signer) {
+  api::add_health_routes(router, ctx);
+  api::add_device_routes(router, ctx);
+  api::add_auth_routes(router, ctx, signer);
+  api::add_user_routes(router, ctx);
+  api::add_tenant_routes(router, ctx);
+  api::add_audit_routes(router, ctx);
+  api::add_device_credential_routes(router, ctx);
+  api::add_rule_routes(router, alerting);
+  api::add_alert_routes(router, alerting);
+}
+
+auth::RateLimits rate_limits(const config::Config& cfg) {
+  const auto burst = static_cast<std::uint32_t>(cfg.rate_burst_seconds);
+  return {.login = auth::limit_per_minute(static_cast<std::uint32_t>(cfg.rate_login_per_min), burst),
+          .ingest = auth::limit_per_minute(static_cast<std::uint32_t>(cfg.rate_ingest_per_min), burst),
+          .api = auth::limit_per_minute(static_cast<std::uint32_t>(cfg.rate_api_per_min), burst)};
+}
+
+// WebSocket upgrades go to the hub, which authenticates with the same tokens.
+void connect_websockets(http::Server& http_server, realtime::Hub& hub,
+                        const auth::Authenticator& authenticator) {
+  hub.set_authenticator([&authenticator](std::string_view token,
+                                         std::optional<core::TenantId> requested) {
+    auto grant = authenticator.stream_tenant(token, requested);
+    return realtime::WsAuth{grant.tenant, grant.status, std::move(grant.detail),
+                            grant.expires_us};
+  });
+  http_server.set_upgrade_handler([&hub](asio::ip::tcp::socket s, http::RawRequest r) {
+    hub.accept(std::move(s), std::move(r));
+  });
+  http_server.set_tls_upgrade_handler(
+      [&hub](std::shared_ptr<http::TlsSocket> s, http::RawRequest r) {
+        hub.accept_tls(std::move(s), std::move(r));
+      });
+}
+
+// MQTT messages posted to the loop and not yet run: Paho's thread adds, the
+// loop takes away. Past `limit` intake waits (back-pressure to the broker),
+// as it does while the storage writer is under pressure.
+class LoopBacklog {
+ public:
+  LoopBacklog(std::size_t limit, metrics::Registry& metrics)
+      : limit_(limit),
+        gauge_(metrics.gauge("peregrine_ingest_loop_backlog",
+                             "MQTT messages handed to the event loop and not yet processed")) {}
+  void added() noexcept { gauge_.set(static_cast<double>(n_.fetch_add(1) + 1)); }
+  void taken() noexcept { gauge_.set(static_cast<double>(n_.fetch_sub(1) - 1)); }
+  bool full() const noexcept { return n_.load(std::memory_order_relaxed) >= limit_; }
+
+ private:
+  std::size_t limit_;
+  metrics::Gauge& gauge_;
+  std::atomic<std::size_t> n_{0};
+};
+
 }  // namespace
 
 int migrate(const config::Config& cfg) { return migrate_and_prepare(cfg) ? 0 : 1; }
@@ -96,22 +232,13 @@ int serve(const config::Config& cfg) {
   const std::optional<std::string> role = migrate_and_prepare(cfg);
   if (!role) return 1;
   const storage::PgTarget pg{cfg.pg_url, *role, cfg.pg_app_url};
-
-  const core::SystemClock clock;
   if (!auth::init()) {
     spdlog::error("libsodium cannot initialise");
     return 1;
   }
-  if (!cfg.admin_email.empty()) {
-    try {
-      if (auth::bootstrap_admin(*storage::connect(pg, storage::Scope::all()), cfg.admin_email,
-                                cfg.admin_password))
-        spdlog::info("created the first superadmin from PEREGRINE_ADMIN_EMAIL");
-    } catch (const std::exception& e) {
-      spdlog::error("PEREGRINE_ADMIN_EMAIL: cannot create the first user: {}", e.what());
-      return 1;
-    }
-  }
+  if (!bootstrap_first_admin(cfg, pg)) return 1;
+
+  const core::SystemClock clock;
   std::string jwt_secret = cfg.jwt_secret;
   if (jwt_secret.empty()) {
     spdlog::warn("PEREGRINE_JWT_SECRET is empty: using a random key, tokens end at restart");
@@ -128,59 +255,44 @@ int serve(const config::Config& cfg) {
              "0 when the server fell back to the schema owner")
       .set(role->empty() ? 0 : 1);
 
-  // Spilled series must be in the database before the registry hands out keys.
-  std::string spill_dir = cfg.spill_dir;
-  if (!spill_dir.empty()) {
-    const auto r = storage::replay_spill(pg, spill_dir, &metrics);
-    if (!r.usable) {
-      spdlog::error("storage spill off (PEREGRINE_STORAGE_SPILL_DIR): {}", r.error);
-      spill_dir.clear();
-    } else if (!r.ok) {
-      spdlog::error("cannot replay the spill in {}: {}", spill_dir, r.error);
-      return 1;
-    } else if (r.rows > 0 || r.dropped > 0) {
-      spdlog::info("replayed {} spilled rows from {} ({} dropped)", r.rows, spill_dir, r.dropped);
-    }
-  }
-
+  const std::optional<std::string> spill_dir = replay_spill(cfg, pg, metrics);
+  if (!spill_dir) return 1;
   devices::Registry registry;
-  try {
-    const std::size_t n = storage::load_registry(pg, registry);
-    spdlog::info("loaded {} devices", n);
-  } catch (const std::exception& e) {
-    spdlog::error("cannot load devices from PostgreSQL: {}", e.what());
-    return 1;
-  }
-
-  asio::io_context ioc(1);
-
-  storage::ReadingWriter writer({.target = pg,
-                                 .batch_rows = cfg.batch_rows,
-                                 .batch_age = cfg.batch_age,
-                                 .queue_rows = cfg.queue_rows,
-                                 .partitions_ahead_days = cfg.partitions_ahead_days,
-                                 .retention_days = cfg.retention_days,
-                                 .spill_dir = spill_dir,
-                                 // 1 TiB at most: MiB → bytes cannot overflow.
-                                 .spill_max_bytes =
-                                     std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20},
-                                metrics);
+  if (!load_devices(pg, registry)) return 1;
+  // Alerts an earlier run spilled must be rows before the open ones are loaded.
+  storage::AlertStore alert_store(
+      pg, metrics,
+      {.spill_dir = spill_dir->empty() ? std::string() : *spill_dir + "/alerts",
+       .spill_max_bytes = std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20});
+  if (!alert_store.replay_spill()) return 1;
+  alerts::StartState alerting_state;
+  if (!load_alerting(pg, alerting_state)) return 1;
   const auto redis_target = cache::parse_redis_url(cfg.redis_url);
   if (!redis_target) {
     spdlog::error("PEREGRINE_REDIS_URL: cannot parse '{}'", cfg.redis_url);
     return 1;
   }
+  auth::MqttAccounts mqtt_accounts({.passwd_file = cfg.mqtt_passwd_file,
+                                    .pid_file = cfg.mqtt_reload_pid_file,
+                                    .own_user = cfg.mqtt_username,
+                                    .own_password = cfg.mqtt_password});
+  if (!sync_broker_accounts(mqtt_accounts, pg)) return 1;
+
+  // The modules, each connected to what it feeds.
+  asio::io_context ioc(1);
+  storage::ReadingWriter writer(writer_options(cfg, pg, *spill_dir), metrics);
   cache::LiveState live(*redis_target, cfg.redis_flush, metrics);
   cache::StateReader state_reader(*redis_target);
   realtime::Hub hub(ioc, {.session_queue = cfg.ws_queue_messages}, metrics);
-  RulesWiring rules(ioc, clock, registry, hub, metrics, pg);
-
+  alerts::Service alerts(ioc, clock, alert_store, hub, metrics);
   ingest::Pipeline pipeline({.auto_provision = cfg.auto_provision,
                              .max_payload_bytes = cfg.mqtt_max_payload,
                              .max_past_us = cfg.max_past_days * 86400LL * 1'000'000},
-                            clock, registry, writer, live, hub, rules.hook(), metrics);
+                            clock, registry, writer, live, hub, alerts, metrics);
+  storage::QueryPool pool(pg, cfg.query_threads, cfg.query_queue, &metrics);
+  storage::Repositories repos(pool);
 
-  storage::QueryPool pool(pg, cfg.query_threads);
+  LoopBacklog backlog(cfg.loop_backlog, metrics);
   mqtt::Subscriber subscriber(
       {.url = cfg.mqtt_url,
        .client_id = cfg.mqtt_client_id,
@@ -188,32 +300,20 @@ int serve(const config::Config& cfg) {
        .password = cfg.mqtt_password,
        .ca_file = cfg.mqtt_ca_file,
        .max_payload = cfg.mqtt_max_payload},
-      [&](mqtt::Inbound&& m) {
-        asio::post(ioc, [&pipeline, m = std::move(m)] {
+      [&ioc, &pipeline, &backlog](mqtt::Inbound&& m) {
+        backlog.added();
+        asio::post(ioc, [&pipeline, &backlog, m = std::move(m)] {
+          backlog.taken();
           if (m.too_large)
             pipeline.on_oversized(m.topic);
           else
             pipeline.on_mqtt(m.topic, m.payload, m.arrival_us, m.arrival_ns);
         });
       },
-      [&writer] { return writer.pressure(); }, metrics);
-
-  auth::MqttAccounts mqtt_accounts({.passwd_file = cfg.mqtt_passwd_file,
-                                    .pid_file = cfg.mqtt_reload_pid_file,
-                                    .own_user = cfg.mqtt_username,
-                                    .own_password = cfg.mqtt_password});
-  if (mqtt_accounts.enabled()) {
-    // Before MQTT intake starts, so the broker knows Peregrine's own account.
-    try {
-      if (!mqtt_accounts.sync(*storage::connect(pg, storage::Scope::all()))) return 1;
-    } catch (const std::exception& e) {
-      spdlog::error("PEREGRINE_MQTT_PASSWD_FILE: cannot read device accounts: {}", e.what());
-      return 1;
-    }
-  }
+      [&writer, &backlog] { return writer.pressure() || backlog.full(); }, metrics);
 
   http::Router router;
-  api::Context api_ctx{registry, pool, state_reader, metrics,
+  api::Context api_ctx{registry, repos, state_reader, metrics,
                        {.postgres = [&writer] { return writer.connected(); },
                         .redis = [&live] { return live.connected(); },
                         .mqtt = [&subscriber] { return subscriber.connected(); }},
@@ -221,67 +321,59 @@ int serve(const config::Config& cfg) {
                          return pipeline.on_telemetry(device, payload, clock.now_us(),
                                                       core::steady_ns());
                        },
+                       [&writer] { return writer.pressure(); },
                        mqtt_accounts.enabled() ? &mqtt_accounts : nullptr,
                        [&pipeline](std::string_view device) { return pipeline.remove_device(device); }};
-  api::add_health_routes(router, api_ctx);
-  api::add_device_routes(router, api_ctx);
-  api::add_auth_routes(router, api_ctx, signer);
-  api::add_user_routes(router, api_ctx);
-  api::add_tenant_routes(router, api_ctx);
-  api::add_audit_routes(router, api_ctx);
-  api::add_device_credential_routes(router, api_ctx);
-  rules.add_routes(router, pool);
+  api::AlertingContext alerting_ctx{repos,           registry, alerts.engine(), alerts.manager(),
+                                    alerts.clock(), [&alerts] { alerts.changed(); }};
+  add_api_routes(router, api_ctx, alerting_ctx, signer);
 
   http::Server http_server(ioc, {.addr = cfg.http_addr, .web_root = cfg.web_root,
                                  .body_limit = cfg.http_body_limit,
+                                 .max_connections = cfg.http_max_connections,
                                  .cors_origins = split_list(cfg.cors_origins),
                                  .tls_cert = cfg.tls_cert,
                                  .tls_key = cfg.tls_key},
                            router, metrics);
   auth::RateLimiter limiter(*redis_target, metrics);
-  const auto burst = static_cast<std::uint32_t>(cfg.rate_burst_seconds);
-  http_server.set_guard(auth::limited_guard(
-      authenticator, limiter,
-      {.login = auth::limit_per_minute(static_cast<std::uint32_t>(cfg.rate_login_per_min), burst),
-       .ingest = auth::limit_per_minute(static_cast<std::uint32_t>(cfg.rate_ingest_per_min), burst),
-       .api = auth::limit_per_minute(static_cast<std::uint32_t>(cfg.rate_api_per_min), burst)}));
-  hub.set_authenticator([&authenticator](std::string_view token,
-                                         std::optional<core::TenantId> requested) {
-    auto grant = authenticator.stream_tenant(token, requested);
-    return realtime::WsAuth{grant.tenant, grant.status, std::move(grant.detail),
-                            grant.expires_us};
-  });
-  http_server.set_upgrade_handler([&hub](asio::ip::tcp::socket s, http::RawRequest r) {
-    hub.accept(std::move(s), std::move(r));
-  });
-  http_server.set_tls_upgrade_handler(
-      [&hub](std::shared_ptr<http::TlsSocket> s, http::RawRequest r) {
-        hub.accept_tls(std::move(s), std::move(r));
-      });
+  http_server.set_guard(auth::limited_guard(authenticator, limiter, rate_limits(cfg)));
+  connect_websockets(http_server, hub, authenticator);
 
+  // Start, in order.
   writer.start();
   live.start();
+  alert_store.start();
+  const auto stop_threads = [&] {
+    limiter.stop();
+    pool.stop();
+    alert_store.stop();  // everything the service handed it, bounded while PostgreSQL is away
+    writer.stop();
+    live.stop();
+  };
   try {
     http_server.start();
   } catch (const std::exception& e) {
     spdlog::error("cannot serve http on {} (PEREGRINE_HTTP_ADDR, PEREGRINE_TLS_*): {}",
                   cfg.http_addr, e.what());
-    writer.stop();
-    live.stop();
+    stop_threads();
     return 1;
   }
-  if (!rules.start()) {
-    http_server.stop();
-    writer.stop();
-    live.stop();
-    return 1;
-  }
-  Periodic live_flush(ioc, cfg.redis_flush, [&] { pipeline.flush_live(); });
-  Periodic state_flush(ioc, std::chrono::seconds(1), [&] { pipeline.flush_device_states(); });
+  alerts.start(std::move(alerting_state));
+  core::Periodic live_flush(ioc, cfg.redis_flush, [&] { pipeline.flush_live(); });
+  core::Periodic state_flush(ioc, std::chrono::seconds(1), [&] { pipeline.flush_device_states(); });
   subscriber.start();
   spdlog::info("peregrine {} serving http on {} (port {}), mqtt {}", PEREGRINE_VERSION_STRING,
                cfg.http_addr, http_server.port(), cfg.mqtt_url);
 
+  // What the loop does last, after intake stopped: flush and stop.
+  const auto finish_on_loop = [&] {
+    pipeline.flush_live();
+    pipeline.flush_device_states();
+    alerts.stop();
+    live_flush.cancel();
+    state_flush.cancel();
+    hub.close_all();
+  };
   std::thread stopper;
   asio::signal_set signals(ioc, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -294,26 +386,29 @@ int serve(const config::Config& cfg) {
       subscriber.stop();
       // Runs after every message the subscriber posted before it stopped.
       asio::post(ioc, [&] {
-        pipeline.flush_live();
-        pipeline.flush_device_states();
-        rules.stop();
-        live_flush.cancel();
-        state_flush.cancel();
-        hub.close_all();
+        finish_on_loop();
         ioc.stop();
       });
     });
   });
 
-  ioc.run();
+  int rc = 0;
+  try {
+    ioc.run();
+  } catch (const std::exception& e) {
+    // A bug let an exception out of a handler: the loop is gone, so this
+    // thread owns its state now. Stop intake, keep what was taken, exit 1.
+    spdlog::critical("event loop failed: {}; draining and exiting", e.what());
+    rc = 1;
+    signals.cancel();
+    http_server.stop();
+    if (!stopper.joinable()) subscriber.stop();
+    finish_on_loop();
+  }
   if (stopper.joinable()) stopper.join();
-
-  limiter.stop();
-  pool.stop();
-  writer.stop();
-  live.stop();
+  stop_threads();
   spdlog::info("stopped");
-  return 0;
+  return rc;
 }
 
 }  // namespace peregrine::app

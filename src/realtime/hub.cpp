@@ -1,3 +1,4 @@
+#include <peregrine/core/clock.hpp>
 #include <peregrine/realtime/hub.hpp>
 
 #include <chrono>
@@ -14,11 +15,7 @@ namespace peregrine::realtime {
 
 namespace {
 
-std::uint64_t wall_clock_us() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
+std::uint64_t wall_clock_us() { return static_cast<std::uint64_t>(core::wall_us()); }
 
 Text share(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
 
@@ -96,6 +93,10 @@ void Hub::publish_presence(core::TenantId tenant, std::string_view device, bool 
   const auto it = state_->tenants.find(tenant);
   if (it == state_->tenants.end() || it->second.devices.empty()) return;
   deliver_all(it->second.devices, share(presence_frame(state_->next_seq(), device, online)));
+}
+
+void Hub::publish(const alerts::Alert& alert) {
+  publish_alert(alert.tenant, alerts::to_json(alert));
 }
 
 void Hub::publish_alert(core::TenantId tenant, const nlohmann::json& alert) {

@@ -23,41 +23,49 @@ bool worth_keeping(const Rule& r, const SeriesState& st) {
 
 }  // namespace
 
-json Engine::snapshot() const {
-  json states = json::array();
+EngineSnapshot Engine::capture() const {
+  EngineSnapshot snap;
   for (const auto& [id, slot] : rules_) {
     for (auto idx : slot->states) {
       const StateSlot& ss = states_[idx];
-      const SeriesState& st = ss.st;
-      if (!worth_keeping(slot->rule, st)) continue;
+      if (!worth_keeping(slot->rule, ss.st)) continue;
       const SeriesEntry& e = series_[ss.series];
-      json j = {{"rule", id},
-                {"kind", to_string(slot->rule.kind)},
-                {"series", ss.series},
-                {"device", e.device},
-                {"metric", e.metric},
-                {"open", st.open},
-                {"last_value", st.last_value},
-                {"last_ts", st.last_ts},
-                {"deadline", micros_or_null(st.deadline)}};
-      if (st.holding) {
-        j["hold_since_ts"] = st.hold_since_ts;
-        j["hold_since_now"] = st.hold_since_now;
-      }
-      if (slot->rule.kind == Kind::anomaly) {
-        j["samples"] = st.samples;
-        j["mean"] = st.mean;
-        j["var"] = st.var;
-      }
-      if (slot->rule.kind == Kind::rate) {
-        json w = json::array();
-        for (std::uint32_t i = 0; i < st.window.size(); ++i) {
-          w.push_back({st.window.at(i).ts, st.window.at(i).value});
-        }
-        j["window"] = std::move(w);
-      }
-      states.push_back(std::move(j));
+      snap.entries.push_back({id, slot->rule.kind, ss.series, e.device, e.metric, ss.st});
     }
+  }
+  return snap;
+}
+
+json to_json(const EngineSnapshot& snap) {
+  json states = json::array();
+  for (const EngineSnapshot::Entry& en : snap.entries) {
+    const SeriesState& st = en.st;
+    json j = {{"rule", en.rule},
+              {"kind", to_string(en.kind)},
+              {"series", en.series},
+              {"device", en.device},
+              {"metric", en.metric},
+              {"open", st.open},
+              {"last_value", st.last_value},
+              {"last_ts", st.last_ts},
+              {"deadline", micros_or_null(st.deadline)}};
+    if (st.holding) {
+      j["hold_since_ts"] = st.hold_since_ts;
+      j["hold_since_now"] = st.hold_since_now;
+    }
+    if (en.kind == Kind::anomaly) {
+      j["samples"] = st.samples;
+      j["mean"] = st.mean;
+      j["var"] = st.var;
+    }
+    if (en.kind == Kind::rate) {
+      json w = json::array();
+      for (std::uint32_t i = 0; i < st.window.size(); ++i) {
+        w.push_back({st.window.at(i).ts, st.window.at(i).value});
+      }
+      j["window"] = std::move(w);
+    }
+    states.push_back(std::move(j));
   }
   return json{{"version", 1}, {"states", std::move(states)}};
 }

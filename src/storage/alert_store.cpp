@@ -7,6 +7,9 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "storage/alert_spill.hpp"
+#include "storage/spill_file.hpp"
+
 namespace peregrine::storage {
 namespace {
 
@@ -64,7 +67,7 @@ void write_op(pqxx::work& w, const AlertOp& op) {
         "INSERT INTO engine_snapshots (id, taken_at, body) VALUES (1, "
         "'epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::jsonb) "
         "ON CONFLICT (id) DO UPDATE SET taken_at = EXCLUDED.taken_at, body = EXCLUDED.body",
-        s.taken_at, s.body);
+        snapshot_taken_at(s), snapshot_body(s));
   }
 }
 
@@ -138,8 +141,19 @@ void write(pqxx::connection& conn, std::vector<AlertOp>& batch, metrics::Counter
 
 }  // namespace
 
-AlertStore::AlertStore(PgTarget target, metrics::Registry& metrics)
+core::Micros snapshot_taken_at(const SnapshotOp& op) {
+  return op.snapshot ? op.snapshot->taken_at : op.taken_at;
+}
+
+std::string snapshot_body(const SnapshotOp& op) {
+  if (!op.snapshot) return op.body;
+  return json{{"engine", rules::to_json(op.snapshot->engine)}, {"manager", op.snapshot->manager}}
+      .dump();
+}
+
+AlertStore::AlertStore(PgTarget target, metrics::Registry& metrics, AlertStoreOptions opts)
     : target_(std::move(target)),
+      opts_(std::move(opts)),
       depth_gauge_(metrics.gauge("peregrine_alert_store_queue_depth",
                                  "Alert rows, events and snapshots waiting to be written")),
       written_(metrics.counter("peregrine_alert_store_ops_total",
@@ -147,65 +161,108 @@ AlertStore::AlertStore(PgTarget target, metrics::Registry& metrics)
       errors_(metrics.counter("peregrine_alert_store_errors_total",
                               "Alert writes PostgreSQL rejected or that failed and were retried")),
       lost_(metrics.counter("peregrine_alert_store_lost_total",
-                            "Alert writes given up (rejected data, or unwritten at shutdown)")) {}
+                            "Alert writes given up (rejected data, or unwritten at shutdown)")),
+      spilled_(metrics.counter("peregrine_alert_store_spilled_total",
+                               "Alert rows, events and snapshots spilled to disk while PostgreSQL was away")),
+      replayed_(metrics.counter("peregrine_alert_store_replayed_total",
+                                "Spilled alert rows, events and snapshots written back to PostgreSQL")) {
+  if (opts_.spill_dir.empty()) return;
+  std::string error;
+  spill_ = SpillFile::open(opts_.spill_dir, opts_.spill_max_bytes, error);
+  if (!spill_) spdlog::error("alert store: spill off ({})", error);
+}
+
+bool AlertStore::spill_empty() const { return !spill_ || spill_->empty(); }
+
+bool AlertStore::spill(const std::vector<AlertOp>& batch) {
+  if (!spill_ || batch.empty()) return false;
+  std::string error;
+  switch (spill_->append_bytes(encode_alert_ops(batch), error)) {
+    case SpillFile::Append::ok:
+      spilled_.inc(batch.size());
+      return true;
+    case SpillFile::Append::full:
+      spdlog::error("alert store: spill full ({} ops stay in memory)", batch.size());
+      return false;
+    case SpillFile::Append::failed:
+      spdlog::error("alert store: cannot spill: {}", error);
+      return false;
+  }
+  return false;
+}
+
+void AlertStore::write_spilled(pqxx::connection& conn) {
+  std::string payload, error;
+  while (spill_ && !spill_->empty()) {
+    if (!spill_->next_bytes(payload, error)) {
+      spdlog::error("alert store: spill unreadable, given up: {}", error);
+      spill_->commit_rest();
+      return;
+    }
+    std::vector<AlertOp> ops;
+    if (!decode_alert_ops(payload, ops)) {
+      spdlog::error("alert store: a spill record is not an alert batch; skipped");
+    } else {
+      const std::size_t n = ops.size();
+      write(conn, ops, written_, errors_, lost_);  // throws while PostgreSQL is away
+      replayed_.inc(n);
+    }
+    if (!spill_->commit(error)) spdlog::error("alert store: cannot record spill progress: {}", error);
+  }
+}
+
+bool AlertStore::replay_spill() {
+  if (spill_empty()) return true;
+  try {
+    auto conn = connect(target_, Scope::all());
+    write_spilled(*conn);
+    spdlog::info("alert store: spilled alerts written back");
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("alert store: cannot replay the spill: {}", e.what());
+    return false;
+  }
+}
 
 AlertStore::~AlertStore() { stop(); }
 
 void AlertStore::start() {
-  if (thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  worker_.start([this] { run(); });
 }
 
-void AlertStore::stop(std::chrono::milliseconds deadline) {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
-    stopping_ = true;
-    stop_deadline_ = std::chrono::steady_clock::now() + deadline;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void AlertStore::stop(std::chrono::milliseconds deadline) { worker_.stop(deadline); }
 
 void AlertStore::enqueue(AlertOp op) {
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(worker_.mutex());
     pending_.push_back(std::move(op));
   }
   depth_gauge_.set(static_cast<double>(depth_.fetch_add(1, std::memory_order_relaxed) + 1));
-  cv_.notify_one();
+  worker_.wake();
 }
 
 void AlertStore::run() {
   std::unique_ptr<pqxx::connection> conn;
   std::vector<AlertOp> batch;
-  auto backoff = kMinBackoff;
+  core::Backoff backoff(kMinBackoff, kMaxBackoff);
   for (;;) {
     bool stopping;
     {
-      std::unique_lock lock(mu_);
-      if (batch.empty()) {
-        cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-      }
+      std::unique_lock lock(worker_.mutex());
+      if (batch.empty() && spill_empty()) worker_.wait(lock, [&] { return !pending_.empty(); });
       // Ops that arrived while a batch was being retried go after it, in order.
       for (auto& op : pending_) batch.push_back(std::move(op));
       pending_.clear();
-      stopping = stopping_;
-      if (batch.empty() && stopping) return;
-      if (stopping && std::chrono::steady_clock::now() > stop_deadline_) {
-        spdlog::error("alert store: PostgreSQL unreachable at shutdown, {} alert writes not done",
-                      batch.size());
-        lost_.inc(batch.size());
-        depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
-        return;
-      }
+      stopping = worker_.stop_requested_locked();
+      if (batch.empty() && stopping) return;  // a spill left over waits for the next start
     }
     const std::size_t taken = batch.size();
     coalesce(batch);
     bool ok = false;
     try {
       if (!conn) conn = connect(target_, Scope::all());
-      write(*conn, batch, written_, errors_, lost_);
+      write_spilled(*conn);  // older than anything in memory
+      if (!batch.empty()) write(*conn, batch, written_, errors_, lost_);
       ok = true;
     } catch (const std::exception& e) {
       errors_.inc();
@@ -216,14 +273,34 @@ void AlertStore::run() {
       depth_.fetch_sub(taken, std::memory_order_relaxed);
       depth_gauge_.set(static_cast<double>(depth_.load(std::memory_order_relaxed)));
       batch.clear();
-      backoff = kMinBackoff;
+      backoff.success();
       continue;
     }
     // Coalescing shrank the batch; the depth counts what was enqueued.
     depth_.fetch_sub(taken - batch.size(), std::memory_order_relaxed);
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, backoff, [&] { return false; });
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    // PostgreSQL is away: past the cap, or stopping, the batch goes to disk.
+    if ((stopping || batch.size() >= opts_.max_queued) && spill(batch)) {
+      depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      batch.clear();
+    }
+    depth_gauge_.set(static_cast<double>(depth_.load(std::memory_order_relaxed)));
+    std::unique_lock lock(worker_.mutex());
+    if (stopping) {
+      if (batch.empty()) return;  // spilled: written back at the next start
+      if (std::chrono::steady_clock::now() > worker_.stop_deadline_locked()) {
+        spdlog::error("alert store: PostgreSQL unreachable at shutdown, {} alert writes not done",
+                      batch.size());
+        lost_.inc(batch.size());
+        depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+        return;
+      }
+    }
+    const auto over_cap = [&] { return pending_.size() >= opts_.max_queued; };
+    if (stopping)
+      worker_.pause_for(lock, backoff.current(), over_cap);
+    else
+      worker_.wait_for(lock, backoff.current(), over_cap);
+    backoff.failure();
   }
 }
 
@@ -262,10 +339,10 @@ alerts::Alert alert_from_row(const pqxx::row& r) {
   return a;
 }
 
-AlertingState load_alerting_state(const PgTarget& target) {
+alerts::StartState load_alerting_state(const PgTarget& target) {
   const auto conn = connect(target, Scope::all());
   pqxx::read_transaction tx(*conn);
-  AlertingState st;
+  alerts::StartState st;
   for (const auto& row : tx.exec(std::string("SELECT id, tenant_id, ") + kRuleBodySql +
                                  " FROM rules WHERE enabled ORDER BY id")) {
     auto rule = rule_from_row(row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),

@@ -81,11 +81,17 @@ class Reader {
   const char* end_;
 };
 
+// The frame of a payload: [magic][length][crc32] then the bytes.
+std::string frame_of(std::string_view payload) {
+  const auto len = static_cast<std::uint32_t>(payload.size());
+  const std::uint32_t header[3] = {kMagic, len, crc32(payload.data(), len)};
+  std::string out(reinterpret_cast<const char*>(header), sizeof header);
+  out.append(payload);
+  return out;
+}
+
 std::string encode(const SpillRecord& rec) {
   Writer w;
-  w.put(std::uint32_t{0});  // header, filled below
-  w.put(std::uint32_t{0});
-  w.put(std::uint32_t{0});
   w.put(rec.id);
   w.put(rec.doubt_id);
   w.put(rec.doubt_rows);
@@ -119,11 +125,7 @@ std::string encode(const SpillRecord& rec) {
     w.put(r.ts_us);
     w.put(r.value);
   }
-  std::string& out = w.out();
-  const auto len = static_cast<std::uint32_t>(out.size() - kHeader);
-  const std::uint32_t header[3] = {kMagic, len, crc32(out.data() + kHeader, len)};
-  std::memcpy(out.data(), header, sizeof header);
-  return std::move(out);
+  return std::move(w.out());
 }
 
 bool decode(const char* p, std::size_t n, SpillRecord& rec) {
@@ -273,7 +275,11 @@ bool SpillFile::load(std::string& error) {
 }
 
 SpillFile::Append SpillFile::append(const SpillRecord& rec, std::string& error) {
-  const std::string frame = encode(rec);
+  return append_bytes(encode(rec), error);
+}
+
+SpillFile::Append SpillFile::append_bytes(std::string_view payload, std::string& error) {
+  const std::string frame = frame_of(payload);
   if (size_ + frame.size() > max_bytes_ || frame.size() - kHeader > kMaxRecord) return Append::full;
   if (fd_ < 0) {
     fd_ = ::open(log_path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -303,14 +309,23 @@ SpillFile::Append SpillFile::append(const SpillRecord& rec, std::string& error) 
 }
 
 bool SpillFile::next(SpillRecord& rec, std::string& error) {
-  if (empty() || fd_ < 0) return false;
   std::string payload;
+  if (!next_bytes(payload, error)) return false;
+  if (!decode(payload.data(), payload.size(), rec)) {
+    error = "unreadable record at offset " + std::to_string(consumed_) + " of " + log_path_;
+    return false;
+  }
+  return true;
+}
+
+bool SpillFile::next_bytes(std::string& payload, std::string& error) {
+  if (empty() || fd_ < 0) return false;
   std::uint64_t frame = 0;
   if (!frame_at(fd_, consumed_, size_, payload, frame)) {
     error = errno_text("cannot read " + log_path_);
     return false;
   }
-  if (frame == 0 || !decode(payload.data(), payload.size(), rec)) {
+  if (frame == 0) {
     error = "unreadable record at offset " + std::to_string(consumed_) + " of " + log_path_;
     return false;
   }

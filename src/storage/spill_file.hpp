@@ -1,6 +1,7 @@
 #pragma once
-/// The storage writer's spill: an append-only file (`<dir>/spill.log`) of
-/// framed records, each one batch the writer could not write to PostgreSQL,
+/// A spill: an append-only file (`<dir>/spill.log`) of
+/// framed records, each one batch the storage writer (or, in a directory of
+/// its own, the alert store) could not write to PostgreSQL,
 /// plus a sidecar (`<dir>/spill.offset`) saying how many bytes have been
 /// replayed and committed. Each record is [magic u32][length u32][crc32 u32]
 /// then `length` bytes of payload in the host's byte order (the file never
@@ -14,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "storage/batch_sink.hpp"
 
@@ -47,6 +49,9 @@ class SpillFile {
   /// `failed` (with `error`) on an I/O error, the file left as it was.
   Append append(const SpillRecord& rec, std::string& error);
 
+  /// The same for a payload of the owner's own encoding (the alert store's).
+  Append append_bytes(std::string_view payload, std::string& error);
+
   /// Whether records are waiting to be replayed.
   bool empty() const noexcept { return consumed_ == size_; }
   /// Bytes of records waiting to be replayed.
@@ -56,6 +61,8 @@ class SpillFile {
   /// oldest until commit()). False at the end, or when the record cannot be
   /// read (`error` set; the rest of the file is then given up by commit_rest()).
   bool next(SpillRecord& rec, std::string& error);
+  /// next() for a payload written with append_bytes().
+  bool next_bytes(std::string& payload, std::string& error);
   /// Marks the record returned by next() as written, durably; removes the
   /// files when it was the last. False (with `error`) when the progress
   /// cannot be saved.

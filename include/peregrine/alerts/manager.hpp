@@ -77,8 +77,9 @@ class Manager final : public rules::AlertSink {
   /// With `rule`, a pending escalation is rescheduled from opened_at.
   void load(Alert a, const rules::Rule* rule = nullptr);
 
-  /// Open alerts, next id and operator-resolved episodes, for restart.
-  nlohmann::json snapshot() const;
+  /// Next id, operator-resolved episodes and (unless `with_alerts` is
+  /// false: they are in the alerts table) open alerts, for restart.
+  nlohmann::json snapshot(bool with_alerts = true) const;
   /// Restores a snapshot() (alerts already loaded are kept, not duplicated).
   /// Returns the number of alerts restored.
   std::size_t restore(const nlohmann::json& snap);

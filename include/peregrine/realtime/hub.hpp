@@ -23,6 +23,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <nlohmann/json_fwd.hpp>
 
+#include <peregrine/alerts/ports.hpp>
 #include <peregrine/http/router.hpp>
 #include <peregrine/http/server.hpp>
 #include <peregrine/ingest/sinks.hpp>
@@ -54,7 +55,7 @@ struct WsAuth {
 using WsAuthenticator =
     std::function<WsAuth(std::string_view token, std::optional<core::TenantId> requested)>;
 
-class Hub final : public ingest::RealtimeSink {
+class Hub final : public ingest::RealtimeSink, public alerts::AlertFrames {
  public:
   Hub(boost::asio::io_context& ioc, HubOptions opts, metrics::Registry& metrics);
   ~Hub() override;
@@ -89,6 +90,8 @@ class Hub final : public ingest::RealtimeSink {
   /// `{"type":"alert","alert":{…}}` to the tenant's `alerts` subscribers; kept
   /// for replay.
   void publish_alert(core::TenantId tenant, const nlohmann::json& alert);
+  /// alerts::AlertFrames: publish_alert(alert.tenant, alerts::to_json(alert)).
+  void publish(const alerts::Alert& alert) override;
   /// `{"type":"job","job":{…}}` to the tenant's `jobs` subscribers.
   void publish_job(core::TenantId tenant, const nlohmann::json& job);
 

@@ -56,6 +56,22 @@ class AlertSink {
   virtual void on_transition(const Transition& t) = 0;
 };
 
+/// A copy of the engine's per-series state taken on the loop (capture),
+/// turned into JSON elsewhere (to_json): building and serialising the JSON
+/// grows with the series count, so it stays off the loop.
+struct EngineSnapshot {
+  struct Entry {
+    RuleId rule = 0;
+    Kind kind = Kind::threshold;
+    core::SeriesKey series = 0;
+    std::string device, metric;
+    SeriesState st;
+  };
+  std::vector<Entry> entries;
+};
+/// `{"version": 1, "states": [...]}`, what Engine::restore reads. Any thread.
+nlohmann::json to_json(const EngineSnapshot& snap);
+
 class Engine final : public ReadingHook {
  public:
   /// Registers peregrine_rules_evaluations_total in `metrics`.
@@ -90,7 +106,9 @@ class Engine final : public ReadingHook {
 
   /// Per-series state worth keeping across a restart: open flags, holds in
   /// progress, absence deadlines, rate windows, anomaly baselines.
-  nlohmann::json snapshot() const;
+  EngineSnapshot capture() const;
+  /// to_json(capture()).
+  nlohmann::json snapshot() const { return to_json(capture()); }
   /// Restores a snapshot() after the rules are loaded; entries for unknown
   /// rules, or rules whose kind changed, are skipped. Absence deadlines get
   /// at least a full timeout from now (readings sent while down are unknown).

@@ -1,5 +1,5 @@
 #pragma once
-/// Persists the alert lifecycle: a dedicated thread with its own PostgreSQL
+/// Persists the alert lifecycle (the alerts service's AlertLog): a dedicated thread with its own PostgreSQL
 /// connection writes the alert rows, their `alert_events` and the engine
 /// snapshot (migrations/0002_rules_alerts.sql). The event loop enqueues
 /// without blocking (a mutex held for a push); the thread takes everything
@@ -9,18 +9,20 @@
 /// On a lost connection the batch is kept and retried with back-off; an op
 /// that PostgreSQL rejects for its data is logged and counted
 /// (`peregrine_alert_store_errors_total`) — nothing is dropped silently.
+/// While PostgreSQL is away, more than `max_queued` waiting ops, or a stop,
+/// move them to an fsynced spill file (same framing as the readings spill),
+/// written back first, in order, once PostgreSQL answers again (and at
+/// start, by replay_spill(), before the alerting state is loaded).
 ///
 /// Also the blocking start-up reads (rules, open alerts, next id, snapshot),
 /// called before the event loop runs.
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <variant>
 #include <vector>
 
@@ -28,28 +30,41 @@
 #include <pqxx/row>
 
 #include <peregrine/alerts/alert.hpp>
+#include <peregrine/alerts/ports.hpp>
+#include <peregrine/core/worker_thread.hpp>
 #include <peregrine/metrics/registry.hpp>
 #include <peregrine/rules/rule.hpp>
 #include <peregrine/storage/pg.hpp>
 
 namespace peregrine::storage {
 
+class SpillFile;
+
+/// A snapshot to write: from the service (its JSON is built and serialised
+/// on the store's thread), or read back from the spill as JSON text.
 struct SnapshotOp {
-  core::Micros taken_at = 0;
-  std::string body;  ///< JSON text
+  std::shared_ptr<const alerts::Snapshot> snapshot;
+  core::Micros taken_at = 0;  ///< when `snapshot` is null
+  std::string body;           ///< when `snapshot` is null
+};
+core::Micros snapshot_taken_at(const SnapshotOp& op);
+/// `{"engine": …, "manager": …}` as JSON text.
+std::string snapshot_body(const SnapshotOp& op);
+
+struct AlertStoreOptions {
+  /// Ops held in memory while PostgreSQL is away; past it they are spilled
+  /// (when there is a spill), so memory stays bounded and nothing is lost.
+  std::size_t max_queued = 100'000;
+  /// Directory of the alert spill (`<storage.spill_dir>/alerts`); empty = none.
+  std::string spill_dir;
+  std::uint64_t spill_max_bytes = 256ull << 20;
 };
 using AlertOp = std::variant<alerts::Alert, alerts::AlertEvent, SnapshotOp>;
 
-/// What the server needs from PostgreSQL at start.
-struct AlertingState {
-  std::vector<rules::Rule> rules;          ///< enabled rules
-  std::vector<alerts::Alert> open_alerts;  ///< active or acknowledged
-  alerts::AlertId next_id = 1;             ///< max(alerts.id) + 1
-  nlohmann::json snapshot;                 ///< latest engine_snapshots.body, or null
-};
-
-/// Blocking; throws on connection or SQL errors. Any thread (start-up).
-AlertingState load_alerting_state(const PgTarget& target);
+/// What the alerts service starts from: enabled rules, open alerts, the
+/// next alert id and the latest engine_snapshots.body. Blocking; throws on
+/// connection or SQL errors. Any thread (start-up).
+alerts::StartState load_alerting_state(const PgTarget& target);
 
 /// SQL expression over a `rules` row giving the rule body as JSON text
 /// (without id), for rule_from_row.
@@ -74,14 +89,17 @@ inline constexpr const char* kAlertColumnsSql =
 /// An `alerts` row selected with kAlertColumnsSql.
 alerts::Alert alert_from_row(const pqxx::row& row);
 
-class AlertStore {
+class AlertStore final : public alerts::AlertLog {
  public:
   /// Registers peregrine_alert_store_* in `metrics` (which must outlive it).
-  AlertStore(PgTarget target, metrics::Registry& metrics);
-  ~AlertStore();
+  AlertStore(PgTarget target, metrics::Registry& metrics, AlertStoreOptions opts = {});
+  ~AlertStore() override;
   AlertStore(const AlertStore&) = delete;
   AlertStore& operator=(const AlertStore&) = delete;
 
+  /// Blocking, before start(): writes what an earlier run spilled. False
+  /// (logged) when it cannot; the spill then stays for the next try.
+  bool replay_spill();
   /// Starts the thread; connects lazily, does not throw when PostgreSQL is down.
   void start();
   /// Writes everything queued, then joins. Blocks; gives up after `deadline`
@@ -91,23 +109,35 @@ class AlertStore {
   /// Any thread (the loop): never blocks on I/O.
   void enqueue(AlertOp op);
 
+  // alerts::AlertLog (the loop)
+  void save(const alerts::Alert& alert) override { enqueue(alert); }
+  void save(const alerts::AlertEvent& event) override { enqueue(event); }
+  void save(alerts::Snapshot snapshot) override {
+    enqueue(SnapshotOp{std::make_shared<const alerts::Snapshot>(std::move(snapshot)), 0, {}});
+  }
+
   std::size_t queue_depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
 
  private:
   void run();
+  /// Spill records to PostgreSQL, oldest first; throws on a lost connection.
+  void write_spilled(pqxx::connection& conn);
+  /// Appends `batch` to the spill; false (logged) when full or failing.
+  bool spill(const std::vector<AlertOp>& batch);
+  bool spill_empty() const;
 
   PgTarget target_;
+  AlertStoreOptions opts_;
+  std::unique_ptr<SpillFile> spill_;  // the store thread's (replay_spill before start)
   metrics::Gauge& depth_gauge_;
   metrics::Counter& written_;
   metrics::Counter& errors_;
   metrics::Counter& lost_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<AlertOp> pending_;  // guarded by mu_
-  bool stopping_ = false;         // guarded by mu_
-  std::chrono::steady_clock::time_point stop_deadline_;  // guarded by mu_
+  metrics::Counter& spilled_;
+  metrics::Counter& replayed_;
+  std::vector<AlertOp> pending_;  // guarded by worker_.mutex()
   std::atomic<std::size_t> depth_{0};
-  std::thread thread_;
+  core::WorkerThread worker_;
 };
 
 }  // namespace peregrine::storage

@@ -1,0 +1,70 @@
+#pragma once
+/// The interfaces the alerts service works through, implemented outside the
+/// domain: persistence (storage::AlertStore), frames to dashboards
+/// (realtime::Hub), and one executor per rule action type. All are called on
+/// the event loop and must not block: they queue, and do their I/O elsewhere.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <peregrine/alerts/alert.hpp>
+#include <peregrine/core/types.hpp>
+#include <peregrine/rules/engine.hpp>
+#include <peregrine/rules/rule.hpp>
+
+namespace peregrine::alerts {
+
+/// What a restart needs besides the alerts table: the engine's per-series
+/// state and the manager's counters and operator-suppressed episodes.
+struct Snapshot {
+  core::Micros taken_at = 0;
+  rules::EngineSnapshot engine;
+  nlohmann::json manager;  ///< Manager::snapshot() without its open alerts
+};
+
+/// Persistence of the alert lifecycle, in the order of the calls. An alert
+/// row is saved before the events that refer to it.
+class AlertLog {
+ public:
+  virtual ~AlertLog() = default;
+  virtual void save(const Alert& alert) = 0;
+  virtual void save(const AlertEvent& event) = 0;
+  /// Serialised by the log, off the loop.
+  virtual void save(Snapshot snapshot) = 0;
+};
+
+/// Alert frames to the tenant's subscribed dashboards.
+class AlertFrames {
+ public:
+  virtual ~AlertFrames() = default;
+  virtual void publish(const Alert& alert) = 0;
+};
+
+/// What an action may do to alerts. Changes are applied later on the loop,
+/// never inside the call that runs the action.
+class AlertControl {
+ public:
+  virtual ~AlertControl() = default;
+  virtual void escalate_later(AlertId id, rules::Severity to, std::string actor,
+                              std::string detail) = 0;
+};
+
+/// Runs one type of rule action (CONTRACT.md "Actions") when an alert opens.
+/// `action` is one element of the rule's `actions`, already validated.
+class ActionExecutor {
+ public:
+  virtual ~ActionExecutor() = default;
+  virtual void run(const Alert& alert, const nlohmann::json& action, AlertControl& control) = 0;
+};
+
+/// What the service starts from, read from PostgreSQL at start.
+struct StartState {
+  std::vector<rules::Rule> rules;   ///< enabled rules
+  std::vector<Alert> open_alerts;   ///< active or acknowledged
+  AlertId next_id = 1;              ///< max(alerts.id) + 1
+  nlohmann::json snapshot;          ///< the latest saved Snapshot as JSON, or null
+};
+
+}  // namespace peregrine::alerts
