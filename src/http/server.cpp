@@ -23,7 +23,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+
+#include <peregrine/core/errors.hpp>
 
 #include "http/static_files.hpp"
 
@@ -131,7 +134,10 @@ struct ServerCore {
         files(opts.web_root),
         acceptor(ioc),
         latency(m.histogram("peregrine_http_request_seconds", "HTTP request latency",
-                            metrics::exponential_buckets(0.0005, 2, 14))) {}
+                            metrics::exponential_buckets(0.0005, 2, 14))),
+        open_gauge(m.gauge("peregrine_http_connections", "HTTP connections being served")),
+        refused(m.counter("peregrine_http_connections_refused_total",
+                          "HTTP connections answered 503 and closed: over PEREGRINE_HTTP_MAX_CONNECTIONS")) {}
 
   void count(bhttp::verb method, std::string_view route, unsigned status, double seconds) {
     const auto m = method_label(method);
@@ -162,6 +168,8 @@ struct ServerCore {
   bool stopping = false;
   std::unordered_set<Connection*> connections;
   metrics::Histogram& latency;
+  metrics::Gauge& open_gauge;
+  metrics::Counter& refused;
   std::unordered_map<std::string, metrics::Counter*> counters;
 };
 
@@ -194,6 +202,11 @@ awaitable<Response> dispatch(ServerCore& impl, const RawRequest& req, tcp::endpo
       title = p.title;
       detail = p.what();
       headers = p.headers;
+    } catch (const core::Overloaded& o) {
+      status = 503;
+      title = "Service Unavailable";
+      detail = o.what();
+      headers.emplace_back("Retry-After", std::to_string(o.retry_after_s()));
     } catch (const std::exception& e) {
       spdlog::error("http {} {}: handler failed: {}", req.method_string(), route->pattern,
                     e.what());
@@ -375,9 +388,23 @@ awaitable<void> serve_requests(ServerCore& impl, Stream& stream, Connection& con
   }
 }
 
+// Over the cap: a fixed 503 written straight to the socket (no parsing, no
+// TLS handshake: the point is to spend nothing on it), then closed.
+awaitable<void> refuse(tcp::socket socket) {
+  static constexpr std::string_view kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+      "Content-Length: 0\r\n\r\n";
+  beast::error_code ec;
+  co_await asio::async_write(socket, asio::buffer(kBusy.data(), kBusy.size()),
+                             asio::redirect_error(use_awaitable, ec));
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
 awaitable<void> serve(std::shared_ptr<ServerCore> impl, tcp::socket socket) {
   Connection conn;
   impl->connections.insert(&conn);
+  impl->open_gauge.set(static_cast<double>(impl->connections.size()));
   try {
     if (impl->tls) {
       TlsStream stream(std::move(socket), *impl->tls);
@@ -397,6 +424,7 @@ awaitable<void> serve(std::shared_ptr<ServerCore> impl, tcp::socket socket) {
     spdlog::warn("http connection failed: {}", e.what());
   }
   impl->connections.erase(&conn);
+  impl->open_gauge.set(static_cast<double>(impl->connections.size()));
 }
 
 awaitable<void> accept_loop(std::shared_ptr<ServerCore> impl) {
@@ -413,6 +441,11 @@ awaitable<void> accept_loop(std::shared_ptr<ServerCore> impl) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    if (impl->connections.size() >= impl->opts.max_connections) {
+      impl->refused.inc();
+      asio::co_spawn(impl->ioc, refuse(std::move(socket)), asio::detached);
+      continue;
+    }
     asio::co_spawn(impl->ioc, serve(impl, std::move(socket)), asio::detached);
   }
 }

@@ -118,7 +118,17 @@ devices::Device* Pipeline::resolve_device(std::string_view id, core::Micros now_
 IngestOutcome Pipeline::on_telemetry(std::string_view device, const std::string& payload,
                                      core::Micros arrival_us, std::int64_t arrival_ns) {
   messages_.inc();
-  IngestOutcome out = telemetry(device, payload, arrival_us, arrival_ns);
+  IngestOutcome out;
+  // The one catch of the intake path: nothing in it should throw, but an
+  // unexpected exception (bad_alloc, a library's) must cost one message,
+  // counted, not the event loop.
+  try {
+    out = telemetry(device, payload, arrival_us, arrival_ns);
+  } catch (const std::exception& e) {
+    spdlog::error("ingest: telemetry of '{}' failed: {}", device, e.what());
+    out = IngestOutcome{};
+    out.reject = RejectReason::internal;
+  }
   if (out.reject != RejectReason::none) reject(out.reject, device);
   return out;
 }
@@ -205,7 +215,14 @@ void Pipeline::accept(devices::Device& dev, const core::Reading& r, std::int64_t
 IngestOutcome Pipeline::on_status(std::string_view device, std::string_view payload,
                                   core::Micros arrival_us) {
   messages_.inc();
-  IngestOutcome out = status(device, payload, arrival_us);
+  IngestOutcome out;
+  try {  // as on_telemetry
+    out = status(device, payload, arrival_us);
+  } catch (const std::exception& e) {
+    spdlog::error("ingest: status of '{}' failed: {}", device, e.what());
+    out = IngestOutcome{};
+    out.reject = RejectReason::internal;
+  }
   if (out.reject != RejectReason::none) reject(out.reject, device);
   return out;
 }

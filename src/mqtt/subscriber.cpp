@@ -35,19 +35,17 @@ struct Outgoing {
   bool retained;
 };
 
-core::Micros now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+core::Micros now_us() { return core::wall_us(); }
 
 // Logs the outcome of fire-and-forget operations (subscribe, publish); Paho
 // calls it on its own threads.
 class LogListener final : public ::mqtt::iaction_listener {
  public:
-  explicit LogListener(const char* what, std::function<void()> on_ok = {})
-      : what_(what), on_ok_(std::move(on_ok)) {}
+  explicit LogListener(const char* what, std::function<void()> on_ok = {},
+                       metrics::Counter* failures = nullptr)
+      : what_(what), on_ok_(std::move(on_ok)), failures_(failures) {}
   void on_failure(const ::mqtt::token& tok) override {
+    if (failures_ != nullptr) failures_->inc();
     spdlog::warn("mqtt: {} failed (rc {})", what_, tok.get_return_code());
   }
   void on_success(const ::mqtt::token&) override {
@@ -57,6 +55,7 @@ class LogListener final : public ::mqtt::iaction_listener {
  private:
   const char* what_;
   std::function<void()> on_ok_;
+  metrics::Counter* failures_;
 };
 
 }  // namespace
@@ -67,6 +66,7 @@ struct Subscriber::Impl {
   Paused paused;
   metrics::Gauge& connected_gauge;
   metrics::Counter& reconnects;
+  metrics::Counter& publish_dropped;
 
   // Declared before the client so that they outlive it: destroying a client
   // fails its pending tokens through these listeners.
@@ -76,7 +76,7 @@ struct Subscriber::Impl {
                               set_connected(true);
                               spdlog::info("mqtt: subscribed to sensors/+/telemetry, sensors/+/status");
                             }};
-  LogListener publish_log{"publish"};
+  LogListener publish_log{"publish", {}, &publish_dropped};
   ::mqtt::async_client client;
   ::mqtt::connect_options conn_opts;
 
@@ -104,6 +104,9 @@ struct Subscriber::Impl {
             reg.gauge("peregrine_mqtt_connected", "1 while the MQTT broker is connected")),
         reconnects(reg.counter("peregrine_mqtt_reconnects_total",
                                "MQTT connections re-established after a loss")),
+        publish_dropped(reg.counter("peregrine_mqtt_publish_dropped_total",
+                                    "Server-to-device publishes not delivered to the broker: "
+                                    "queue full, or refused or failed by Paho")),
         // Paho C caps queued publishes at maxBufferedMessages even while
         // connected (MQTTAsync_send): leave room for command bursts.
         client(opts.url, opts.client_id, ::mqtt::create_options(MQTTVERSION_3_1_1, 10000)) {
@@ -189,6 +192,7 @@ struct Subscriber::Impl {
         client.publish(o.topic, o.payload.data(), o.payload.size(), o.qos, o.retained, nullptr,
                        publish_log);
       } catch (const std::exception& e) {
+        publish_dropped.inc();
         spdlog::warn("mqtt: publish to {} failed: {}", o.topic, e.what());
       }
       lk.lock();
@@ -250,7 +254,7 @@ void Subscriber::stop() {
 
 bool Subscriber::connected() const noexcept { return impl_->connected.load(); }
 
-void Subscriber::publish(const std::string& topic, const std::string& payload, int qos,
+bool Subscriber::publish(const std::string& topic, const std::string& payload, int qos,
                          bool retained) {
   Impl& s = *impl_;
   {
@@ -258,10 +262,12 @@ void Subscriber::publish(const std::string& topic, const std::string& payload, i
     if (s.outgoing.size() < kMaxOutgoing) {
       s.outgoing.push_back({topic, payload, qos, retained});
       s.cv.notify_all();
-      return;
+      return true;
     }
   }
+  s.publish_dropped.inc();
   spdlog::warn("mqtt: publish to {} dropped: {} publishes already queued", topic, kMaxOutgoing);
+  return false;
 }
 
 }  // namespace peregrine::mqtt

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <pqxx/pqxx>
 
+#include <peregrine/core/clock.hpp>
 #include <peregrine/core/time_format.hpp>
 
 namespace peregrine::storage {
@@ -118,9 +119,7 @@ void BatchSink::connect() {
   // Every tenant's devices and series: the rows it writes name their tenant.
   conn_ = storage::connect(target_, Scope::all());
   ahead_done_day_ = std::numeric_limits<std::int64_t>::min();
-  ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count());
+  ensure_ahead(core::wall_us());
 }
 
 void BatchSink::disconnect() noexcept {
@@ -223,9 +222,7 @@ WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std:
   const bool with_rows = rows && !batch.rows.empty();
   std::int64_t xid = 0;
   try {
-    ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count());
+    ensure_ahead(core::wall_us());
     if (rows) ensure_partitions(batch.rows);
     pqxx::work tx(*conn_);
     if (meta) {

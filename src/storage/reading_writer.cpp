@@ -1,3 +1,4 @@
+#include <peregrine/core/clock.hpp>
 #include <peregrine/storage/reading_writer.hpp>
 
 #include <algorithm>
@@ -50,49 +51,39 @@ ReadingWriter::ReadingWriter(WriterOptions opts, metrics::Registry& metrics)
 ReadingWriter::~ReadingWriter() { stop(); }
 
 void ReadingWriter::start() {
-  if (thread_.joinable()) return;
-  thread_ = std::thread([this] { run(); });
+  worker_.start([this] { run(); });
 }
 
-void ReadingWriter::stop(std::chrono::seconds deadline) {
-  {
-    std::lock_guard lk(mu_);
-    if (!thread_.joinable()) return;
-    stopping_ = true;
-    stop_deadline_ = SteadyClock::now() + deadline;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
+void ReadingWriter::stop(std::chrono::seconds deadline) { worker_.stop(deadline); }
 
 void ReadingWriter::declare_device(const devices::DeviceRecord& rec) {
   bool wake;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(worker_.mutex());
     wake = pending_->empty();
     if (wake) pending_->first_at = SteadyClock::now();
     pending_->devices.push_back({rec.id, rec.tenant, rec.name, rec.type});
   }
-  if (wake) cv_.notify_one();
+  if (wake) worker_.wake();
 }
 
 void ReadingWriter::declare_series(core::SeriesKey key, core::TenantId tenant,
                                    std::string_view device, std::string_view metric) {
   bool wake;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(worker_.mutex());
     wake = pending_->empty();
     if (wake) pending_->first_at = SteadyClock::now();
     pending_->series.push_back({key, tenant, std::string(device), std::string(metric)});
   }
-  if (wake) cv_.notify_one();
+  if (wake) worker_.wake();
 }
 
 void ReadingWriter::append(std::span<const ingest::StoredRow> rows) {
   if (rows.empty()) return;
   bool wake;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(worker_.mutex());
     const bool was_empty = pending_->empty();
     if (was_empty) pending_->first_at = SteadyClock::now();
     const std::size_t before = pending_->rows.size();
@@ -101,19 +92,19 @@ void ReadingWriter::append(std::span<const ingest::StoredRow> rows) {
     wake = was_empty || (before < opts_.batch_rows && pending_->rows.size() >= opts_.batch_rows);
   }
   update_pressure(depth_.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size());
-  if (wake) cv_.notify_one();
+  if (wake) worker_.wake();
 }
 
 void ReadingWriter::update_device(const devices::DeviceRecord& rec) {
   bool wake;
   {
-    std::lock_guard lk(mu_);
+    std::lock_guard lk(worker_.mutex());
     wake = pending_->empty();
     if (wake) pending_->first_at = SteadyClock::now();
     auto [it, inserted] = pending_->states.try_emplace(rec.id);
     it->second = {rec.last_seen, rec.online, rec.last_seq, rec.seq_gaps};
   }
-  if (wake) cv_.notify_one();
+  if (wake) worker_.wake();
 }
 
 void ReadingWriter::update_pressure(std::size_t depth) noexcept {
@@ -272,29 +263,29 @@ void ReadingWriter::run() {
     }
   }
   auto batch = std::make_unique<WorkBatch>();
-  auto backoff = std::chrono::milliseconds(kBackoffMin);
+  core::Backoff backoff(kBackoffMin, kBackoffMax);
   std::size_t given_up = 0;
   for (;;) {
     bool stopping;
     SteadyClock::time_point deadline;
     {
-      std::unique_lock lk(mu_);
+      std::unique_lock lk(worker_.mutex());
       if (batch->empty()) {
         const bool settled = sink.connected() && (!spill_ || spill_->empty());
-        const auto idle = settled ? std::chrono::milliseconds(kIdleWake) : backoff;
-        if (!stopping_ && pending_->empty()) {
-          cv_.wait_for(lk, idle, [&] { return stopping_ || !pending_->empty(); });
+        const auto idle = settled ? std::chrono::milliseconds(kIdleWake) : backoff.current();
+        if (!worker_.stop_requested_locked() && pending_->empty()) {
+          worker_.wait_for(lk, idle, [&] { return !pending_->empty(); });
         }
-        if (!stopping_ && !pending_->empty()) {
-          cv_.wait_until(lk, pending_->first_at + opts_.batch_age,
-                         [&] { return stopping_ || pending_->rows.size() >= opts_.batch_rows; });
+        if (!worker_.stop_requested_locked() && !pending_->empty()) {
+          worker_.wait_until(lk, pending_->first_at + opts_.batch_age,
+                             [&] { return pending_->rows.size() >= opts_.batch_rows; });
         }
         std::swap(batch, pending_);
       } else {
         batch->absorb(*pending_);  // a batch kept after a failure goes first
       }
-      stopping = stopping_;
-      deadline = stop_deadline_;
+      stopping = worker_.stop_requested_locked();
+      deadline = worker_.stop_deadline_locked();
     }
     // Spilled rows are safe on disk: stopping need not wait to replay them.
     if (stopping && batch->empty() && (!spill_ || spill_->empty() || !sink.connected())) break;
@@ -316,7 +307,7 @@ void ReadingWriter::run() {
       } catch (const std::exception& e) {
         sink.disconnect();
         set_connected(false);
-        if (backoff == kBackoffMin) spdlog::warn("storage writer cannot connect: {}", e.what());
+        if (backoff.at_min()) spdlog::warn("storage writer cannot connect: {}", e.what());
         ok = false;
       }
     }
@@ -326,16 +317,14 @@ void ReadingWriter::run() {
       ok = flush(sink, *batch);
     } else if (ok) {
       try {
-        sink.ensure_ahead(std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
+        sink.ensure_ahead(core::wall_us());
       } catch (const std::exception& e) {
         spdlog::warn("storage writer cannot create partitions: {}", e.what());
         if (!sink.connected()) set_connected(false);
       }
     }
     if (ok) {
-      backoff = kBackoffMin;
+      backoff.success();
       continue;
     }
 
@@ -345,7 +334,7 @@ void ReadingWriter::run() {
     // deadline); without one, wait for PostgreSQL until the deadline.
     if (stopping && (now >= deadline || (spill_ && !sink.connected()))) {
       {
-        std::lock_guard lk(mu_);
+        std::lock_guard lk(worker_.mutex());
         batch->absorb(*pending_);
       }
       const bool spilled = batch->empty() || spill(sink, *batch);
@@ -357,20 +346,20 @@ void ReadingWriter::run() {
     if (!sink.connected() && depth_.load(std::memory_order_relaxed) > opts_.queue_rows / 2 &&
         spill_) {
       {
-        std::lock_guard lk(mu_);
+        std::lock_guard lk(worker_.mutex());
         batch->absorb(*pending_);
       }
       spill(sink, *batch);
     }
     if (!batch->empty() || stopping) {
-      auto pause = std::chrono::duration_cast<std::chrono::milliseconds>(backoff);
+      auto pause = backoff.current();
       if (stopping) {
         pause =
             std::min(pause, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
       }
       std::this_thread::sleep_for(pause);
     }
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(kBackoffMax));
+    backoff.failure();
   }
 
   if (given_up > 0) {

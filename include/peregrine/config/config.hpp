@@ -18,6 +18,7 @@ struct Config {
   std::string http_addr = "0.0.0.0:8080";  ///< PEREGRINE_HTTP_ADDR
   std::string web_root = "web";            ///< PEREGRINE_WEB_ROOT
   std::size_t http_body_limit = 1 << 20;   ///< PEREGRINE_HTTP_BODY_LIMIT (bytes)
+  std::size_t http_max_connections = 4096; ///< PEREGRINE_HTTP_MAX_CONNECTIONS
   std::string cors_origins;                ///< PEREGRINE_CORS_ORIGINS (comma-separated)
   std::string tls_cert;                    ///< PEREGRINE_TLS_CERT (PEM chain; empty = plain HTTP)
   std::string tls_key;                     ///< PEREGRINE_TLS_KEY (PEM private key)
@@ -27,6 +28,7 @@ struct Config {
   std::string pg_app_url;  ///< PEREGRINE_PG_APP_URL (empty = PEREGRINE_PG_URL + SET ROLE)
   std::string migrations_dir = "migrations";  ///< PEREGRINE_MIGRATIONS_DIR
   int query_threads = 2;                   ///< PEREGRINE_QUERY_THREADS
+  std::size_t query_queue = 256;           ///< PEREGRINE_QUERY_QUEUE
   // [redis]
   std::string redis_url = "redis://127.0.0.1:6379/0";  ///< PEREGRINE_REDIS_URL
   std::chrono::milliseconds redis_flush{50};            ///< PEREGRINE_REDIS_FLUSH_MS
@@ -42,6 +44,7 @@ struct Config {
   // [ingest]
   bool auto_provision = true;                     ///< PEREGRINE_AUTO_PROVISION
   int max_past_days = 400;                        ///< PEREGRINE_INGEST_MAX_PAST_DAYS
+  std::size_t loop_backlog = 100'000;             ///< PEREGRINE_INGEST_LOOP_BACKLOG
   // [storage]
   std::size_t batch_rows = 5000;                  ///< PEREGRINE_STORAGE_BATCH_ROWS
   std::chrono::milliseconds batch_age{5};         ///< PEREGRINE_STORAGE_BATCH_MS

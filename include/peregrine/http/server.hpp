@@ -23,6 +23,9 @@ struct ServerOptions {
   std::string addr = "0.0.0.0:8080";  ///< host:port; port 0 picks a free one
   std::string web_root = "web";
   std::size_t body_limit = 1 << 20;
+  /// Connections served at once; one more is answered 503 (Retry-After: 1)
+  /// and closed, counted in peregrine_http_connections_refused_total.
+  std::size_t max_connections = 4096;
   /// Origins (`https://ops.example.org`) whose pages may call the API: their
   /// requests get `Access-Control-Allow-Origin`, their preflight `OPTIONS`
   /// is answered 204 by the server. Other origins get no CORS headers.

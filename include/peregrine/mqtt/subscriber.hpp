@@ -55,7 +55,10 @@ class Subscriber {
 
   /// Publishes (server → device topics). Thread-safe, non-blocking: queued
   /// for a thread of the subscriber (dropped with a warning past 10 000).
-  void publish(const std::string& topic, const std::string& payload, int qos, bool retained);
+  /// False when dropped because the queue is full; every drop (also a
+  /// publish Paho refuses or fails later) counts in
+  /// peregrine_mqtt_publish_dropped_total.
+  bool publish(const std::string& topic, const std::string& payload, int qos, bool retained);
 
  private:
   struct Impl;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <peregrine/ingest/sinks.hpp>
+#include <peregrine/core/worker_thread.hpp>
 #include <peregrine/metrics/registry.hpp>
 #include <peregrine/storage/pg.hpp>
 
@@ -101,15 +102,11 @@ class ReadingWriter final : public ingest::ReadingStore {
   bool replay(BatchSink& sink);
 
   WriterOptions opts_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::unique_ptr<WorkBatch> pending_;                   // guarded by mu_
-  bool stopping_ = false;                                // guarded by mu_
-  std::chrono::steady_clock::time_point stop_deadline_;  // guarded by mu_
+  std::unique_ptr<WorkBatch> pending_;  // guarded by worker_.mutex()
   std::atomic<std::size_t> depth_{0};
   std::atomic<bool> pressure_{false};
   std::atomic<bool> connected_{false};
-  std::thread thread_;
+  core::WorkerThread worker_;
 
   metrics::Counter& rows_written_;
   metrics::Counter& write_errors_;

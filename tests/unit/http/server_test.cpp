@@ -13,6 +13,8 @@
 #include <boost/beast/http/write.hpp>
 #include <gtest/gtest.h>
 
+#include <peregrine/core/errors.hpp>
+
 namespace peregrine::http {
 namespace {
 
@@ -47,6 +49,11 @@ class ServerTest : public ::testing::Test {
                 [](Request& req) -> awaitable<Response> {
                   co_return json_response(req.raw, 201, req.json());
                 });
+    router_.add(bhttp::verb::get, "/api/v1/busy", Access::public_,
+                [](Request&) -> awaitable<Response> {
+                  throw core::Overloaded("the query pool is full", 2);
+                  co_return Response{};
+                });
     router_.add(bhttp::verb::get, "/api/v1/boom", Access::public_,
                 [](Request&) -> awaitable<Response> {
                   throw std::runtime_error("secret internals");
@@ -57,6 +64,7 @@ class ServerTest : public ::testing::Test {
     opts.addr = "127.0.0.1:0";
     opts.web_root = (dir_ / "web").string();
     opts.body_limit = 1024;
+    opts.max_connections = max_connections_;
     server_ = std::make_unique<Server>(ioc_, opts, router_, metrics_);
     server_->start();
     ASSERT_NE(server_->port(), 0);
@@ -104,6 +112,7 @@ class ServerTest : public ::testing::Test {
     return out;
   }
 
+  std::size_t max_connections_ = 4096;
   fs::path dir_;
   asio::io_context ioc_;
   asio::io_context client_ioc_;
@@ -164,6 +173,40 @@ TEST_F(ServerTest, HandlerExceptionIsGeneric500) {
   const auto res = roundtrip(RawRequest{bhttp::verb::get, "/api/v1/boom", 11});
   EXPECT_EQ(res.result_int(), 500u);
   EXPECT_EQ(res.body().find("secret"), std::string::npos);
+}
+
+TEST_F(ServerTest, AFullQueueIs503WithRetryAfter) {
+  const auto res = roundtrip(RawRequest{bhttp::verb::get, "/api/v1/busy", 11});
+  EXPECT_EQ(res.result_int(), 503u);
+  EXPECT_EQ(res["Retry-After"], "2");
+  EXPECT_EQ(res[bhttp::field::content_type], "application/problem+json");
+}
+
+class CappedServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    max_connections_ = 1;
+    ServerTest::SetUp();
+  }
+};
+
+// One connection over the cap is answered 503 and closed at once, counted;
+// once the first one leaves, a new one is served again.
+TEST_F(CappedServerTest, AConnectionOverTheCapIsRefusedAndCounted) {
+  auto first = connect();
+  EXPECT_EQ(roundtrip(first, RawRequest{bhttp::verb::get, "/api/v1/echo/a", 11}).result_int(), 200u);
+  const std::string refused = raw_exchange("GET /api/v1/echo/b HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos);
+  EXPECT_EQ(metrics_.counter("peregrine_http_connections_refused_total", "").value(), 1u);
+  first.close();
+  bool served = false;
+  for (int i = 0; i < 200 && !served; ++i) {  // the server notices the close on its loop
+    const std::string again = raw_exchange("GET /api/v1/echo/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    served = again.rfind("HTTP/1.1 200", 0) == 0;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(served);
 }
 
 TEST_F(ServerTest, TooLargeBodyIs413) {
