@@ -65,6 +65,8 @@ describe('dashboard', { skip: skip || false, timeout: 300000 }, () => {
     await page.screenshot({ path: path.join(SHOTS, 'fleet.png') });
     await tile.click();
     await page.getByTestId('chart-co').waitFor();
+    // An operator and above get the command form (the viewer case checks it is absent).
+    await page.getByTestId('command-form').waitFor({ timeout: 10000 });
     const before = Number(await page.getByTestId('uplot-co').getAttribute('data-points'));
     await mq.publish(DEV, { co: 4.2, temperature: 21.7 });
     await eventually(async () => (await page.getByTestId('current-co').textContent()) === '4.2', { what: 'co 4.2 on device page' });
@@ -91,6 +93,9 @@ describe('dashboard', { skip: skip || false, timeout: 300000 }, () => {
     await page.getByTestId('save-rule').click();
     await page.getByTestId('rule-table').waitFor();
     await page.getByText('e2e co high').waitFor();
+    // An admin gets the edit controls (the viewer case checks they are absent).
+    await page.getByTestId('new-rule').waitFor({ timeout: 10000 });
+    await page.getByRole('link', { name: 'Edit' }).first().waitFor({ timeout: 10000 });
     await page.screenshot({ path: path.join(SHOTS, 'rules.png') });
 
     await page.evaluate(() => (location.hash = '#/alerts'));
@@ -104,6 +109,9 @@ describe('dashboard', { skip: skip || false, timeout: 300000 }, () => {
     await row.getByTestId('ack').click();
     await eventually(async () => (await row.getAttribute('data-state')) === 'acknowledged', { what: 'acknowledged' });
     assert.match(await row.textContent(), new RegExp(ADMIN.email.replace('.', '\\.')));
+    // Acknowledged: no more ack button, a resolve button still (the viewer case checks both absent).
+    await row.getByTestId('resolve').waitFor({ timeout: 10000 });
+    assert.equal(await row.getByTestId('ack').count(), 0, 'ack button still shown after ack');
     assert.equal(await page.evaluate(() => window.__noReload), 1, 'page was reloaded');
   });
 
@@ -137,6 +145,8 @@ describe('dashboard', { skip: skip || false, timeout: 300000 }, () => {
   test('admin and map pages', async () => {
     await srv.call('PATCH', `/devices/${DEV}`, adminToken, { location: { lat: 48.85, lon: 2.35 } });
     await srv.call('PATCH', `/devices/${BT}`, adminToken, { location: { lat: 51.5, lon: -0.12 } });
+    // An admin has the Admin link (the viewer case checks it is absent).
+    await page.locator('nav a[href="#/admin"]').waitFor({ state: 'attached', timeout: 10000 });
     await page.evaluate(() => (location.hash = '#/admin'));
     await page.getByTestId('admin-devices').waitFor();
     await page.getByTestId('new-device').click();
@@ -164,23 +174,35 @@ describe('dashboard', { skip: skip || false, timeout: 300000 }, () => {
   test('a viewer sees no edit controls and the API refuses them', async () => {
     const r = await srv.call('POST', '/users', adminToken, { email: VIEWER.email, password: VIEWER.password, role: 'viewer' });
     assert.ok(r.status === 201 || r.status === 200, `create viewer: ${r.status} ${JSON.stringify(r.body)}`);
+    // The rule case left exactly one alert on DEV, acknowledged (its row must show to the viewer, without buttons).
+    const acked = await eventually(async () => {
+      const a = await srv.call('GET', `/alerts?state=acknowledged&device=${DEV}`, adminToken);
+      return a.status === 200 && a.body.items.length === 1 && a.body.items[0];
+    }, { what: `one acknowledged alert on ${DEV} from the rule case` });
     const vctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const vp = await vctx.newPage();
     try {
       await loginInPage(vp, srv.base, VIEWER.email, VIEWER.password);
-      assert.equal(await vp.getByTestId('role').count(), 1);
+      await vp.getByTestId('role').waitFor({ state: 'attached', timeout: 10000 });
+      assert.equal(await vp.getByTestId('role').textContent(), 'viewer');
       await vp.evaluate(() => (location.hash = '#/rules'));
       await vp.getByTestId('rule-table').waitFor();
+      // The rule table has rendered its rows before the absence of edit controls is checked.
+      await vp.getByText('e2e co high').waitFor({ timeout: 10000 });
       assert.equal(await vp.getByTestId('new-rule').count(), 0, 'viewer sees "New rule"');
       assert.equal(await vp.getByRole('link', { name: 'Edit' }).count(), 0, 'viewer sees rule edit');
       await vp.evaluate(() => (location.hash = '#/alerts'));
       await vp.getByTestId('alert-table').waitFor();
-      // The alert opened in the earlier case, if the server made one, must show without buttons.
-      await vp.locator(`[data-device="${DEV}"]`).first().waitFor({ timeout: 5000 }).catch(() => {});
+      const vrow = vp.getByTestId('alert-' + acked.id);
+      await vrow.waitFor({ timeout: 15000 });
+      assert.equal(await vrow.getAttribute('data-state'), 'acknowledged');
+      assert.equal(await vrow.getAttribute('data-device'), DEV);
       assert.equal(await vp.getByTestId('ack').count() + (await vp.getByTestId('resolve').count()), 0, 'viewer sees ack/resolve');
       await vp.evaluate((d) => (location.hash = '#/device/' + d), DEV);
       await vp.getByTestId('device-title').waitFor();
       assert.equal(await vp.getByTestId('command-form').count(), 0, 'viewer sees the command form');
+      // The nav has rendered (hidden behind the menu on a phone, but attached) before Admin's absence is checked.
+      await vp.locator('nav a[href="#/fleet"]').waitFor({ state: 'attached', timeout: 10000 });
       assert.equal(await vp.locator('nav a[href="#/admin"]').count(), 0, 'viewer sees Admin');
       await vp.evaluate(() => (location.hash = '#/fleet'));
       await vp.getByTestId('tile-' + DEV).waitFor();
@@ -191,9 +213,14 @@ describe('dashboard', { skip: skip || false, timeout: 300000 }, () => {
     const vt = await srv.login(VIEWER.email, VIEWER.password);
     const rule = { name: 'nope', metric: 'co', scope: { all: true }, kind: 'threshold', params: { op: '>', value: 1 }, severity: 'info', enabled: true };
     assert.equal((await srv.call('POST', '/rules', vt, rule)).status, 403, 'viewer created a rule');
+    // The viewer reads the acknowledged alert but may not resolve it, and it stays acknowledged.
     const open = await srv.call('GET', `/alerts?state=acknowledged&device=${DEV}`, vt);
-    const id = open.body?.items?.[0]?.id;
-    if (id != null) assert.equal((await srv.call('POST', `/alerts/${id}/resolve`, vt, {})).status, 403, 'viewer resolved an alert');
+    assert.equal(open.status, 200, `viewer lists alerts: ${JSON.stringify(open.body)}`);
+    assert.deepEqual(open.body.items.map((a) => a.id), [acked.id], 'viewer sees the acknowledged alert');
+    assert.equal((await srv.call('POST', `/alerts/${acked.id}/resolve`, vt, {})).status, 403, 'viewer resolved an alert');
+    const still = await srv.call('GET', `/alerts/${acked.id}`, adminToken);
+    assert.equal(still.status, 200);
+    assert.equal(still.body.state, 'acknowledged', 'the refused resolve changed the alert');
     assert.equal((await srv.call('POST', '/devices', vt, { id: `e2e-${run}-viewer` })).status, 403, 'viewer created a device');
     assert.equal((await srv.call('POST', '/users', vt, { email: 'x@e2e.test', password: 'xxxxxxxxxxxx', role: 'admin' })).status, 403, 'viewer created a user');
   });

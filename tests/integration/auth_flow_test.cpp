@@ -116,7 +116,8 @@ TEST_F(AuthFlowTest, UsersAndTenantsAreScoped) {
 
   const auto audit_b = call("GET", "/api/v1/audit", admin_b);
   ASSERT_EQ(audit_b.status, 200);
-  for (const auto& e : audit_b.json()["items"]) EXPECT_EQ(e["tenant_id"], tb) << e.dump();
+  const json audit_b_body = audit_b.json();  // not a temporary's member as the range
+  for (const auto& e : audit_b_body["items"]) EXPECT_EQ(e["tenant_id"], tb) << e.dump();
   const auto audit_a = call("GET", "/api/v1/audit?action=user.delete", admin_a);
   ASSERT_EQ(audit_a.json()["items"].size(), 1u) << audit_a.body;
   EXPECT_EQ(audit_a.json()["items"][0]["actor_email"], "admin-a@example.org");

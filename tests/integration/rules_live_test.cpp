@@ -154,17 +154,21 @@ TEST_F(RulesLiveTest, UnacknowledgedAlertEscalatesOnTimeByTheServerTimer) {
   const auto opened = next_alert(*ws, [&](const json& a) { return a["device"] == dev; });
   ASSERT_TRUE(opened.has_value());
   EXPECT_EQ((*opened)["severity"], "warning");
-  const auto t0 = std::chrono::steady_clock::now();
   const auto raised = next_alert(*ws, [&](const json& a) { return a["id"] == (*opened)["id"]; },
-                                 std::chrono::seconds(5));
+                                 std::chrono::seconds(10));
   ASSERT_TRUE(raised.has_value()) << "no escalation frame";
   EXPECT_EQ((*raised)["severity"], "critical");
   EXPECT_EQ((*raised)["state"], "active");
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1200));
   ASSERT_TRUE(eventually([&] {
     return db_->scalar("SELECT count(*) FROM alert_events WHERE kind = 'escalated' AND alert_id = " +
                        (*opened)["id"].dump()) == 1;
   }));
+  // Not early: by the server's own clock, the escalation came after_s after
+  // the opening (the test's wall time says nothing on a loaded machine).
+  EXPECT_GE(db_->scalar("SELECT (extract(epoch from e.at - a.opened_at) * 1000)::bigint FROM "
+                        "alert_events e JOIN alerts a ON a.id = e.alert_id WHERE e.kind = "
+                        "'escalated' AND a.id = " + (*opened)["id"].dump()),
+            1500);
 }
 
 }  // namespace
