@@ -210,17 +210,19 @@ void connect_websockets(http::Server& http_server, realtime::Hub& hub,
 // as it does while the storage writer is under pressure.
 class LoopBacklog {
  public:
-  LoopBacklog(std::size_t limit, metrics::Registry& metrics)
-      : limit_(limit),
-        gauge_(metrics.gauge("peregrine_ingest_loop_backlog",
-                             "MQTT messages handed to the event loop and not yet processed")) {}
-  void added() noexcept { gauge_.set(static_cast<double>(n_.fetch_add(1) + 1)); }
-  void taken() noexcept { gauge_.set(static_cast<double>(n_.fetch_sub(1) - 1)); }
+  // The gauge reads the count when scraped: nothing but the counter itself
+  // is touched per message.
+  LoopBacklog(std::size_t limit, metrics::Registry& metrics) : limit_(limit) {
+    metrics.gauge_fn("peregrine_ingest_loop_backlog",
+                     "MQTT messages handed to the event loop and not yet processed",
+                     [this] { return static_cast<double>(n_.load(std::memory_order_relaxed)); });
+  }
+  void added() noexcept { n_.fetch_add(1, std::memory_order_relaxed); }
+  void taken() noexcept { n_.fetch_sub(1, std::memory_order_relaxed); }
   bool full() const noexcept { return n_.load(std::memory_order_relaxed) >= limit_; }
 
  private:
   std::size_t limit_;
-  metrics::Gauge& gauge_;
   std::atomic<std::size_t> n_{0};
 };
 

@@ -17,17 +17,18 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include <peregrine/core/errors.hpp>
 
+#include "http/response_headers.hpp"
 #include "http/static_files.hpp"
 
 namespace peregrine::http {
@@ -75,43 +76,6 @@ std::string_view method_label(bhttp::verb v) {
     default:
       return "other";
   }
-}
-
-void add_security_headers(Response& res) {
-  res.set("X-Content-Type-Options", "nosniff");
-  res.set("Referrer-Policy", "no-referrer");
-  res.set("X-Frame-Options", "DENY");
-}
-
-// The request's Origin when it is on the allow-list, else empty.
-std::string_view allowed_origin(const std::vector<std::string>& allowed, const RawRequest& req) {
-  const auto it = req.find(bhttp::field::origin);
-  if (it == req.end()) return {};
-  const std::string_view origin = it->value();
-  for (const auto& a : allowed) {
-    if (a == origin) return origin;
-  }
-  return {};
-}
-
-bool is_preflight(const RawRequest& req) {
-  return req.method() == bhttp::verb::options &&
-         req.count(bhttp::field::access_control_request_method) != 0;
-}
-
-Response preflight_response(const RawRequest& req) {
-  Response res(bhttp::status::no_content, req.version());
-  res.keep_alive(req.keep_alive());
-  res.set(bhttp::field::access_control_allow_methods, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-  res.set(bhttp::field::access_control_allow_headers,
-          "Authorization, Content-Type, X-Device-Token, X-Peregrine-Tenant");
-  res.set(bhttp::field::access_control_max_age, "600");
-  return res;
-}
-
-void add_cors_headers(Response& res, std::string_view origin) {
-  res.set(bhttp::field::access_control_allow_origin, origin);
-  res.set(bhttp::field::access_control_expose_headers, "Retry-After, WWW-Authenticate");
 }
 
 // A parse error of the request itself, as opposed to the peer going away.

@@ -14,25 +14,21 @@ QueryPool::QueryPool(PgTarget target, int threads, std::size_t max_queued,
   if (metrics != nullptr) {
     rejected_ = &metrics->counter("peregrine_query_pool_rejected_total",
                                   "REST queries refused (503) because the query pool's queue was full");
-    in_flight_gauge_ = &metrics->gauge("peregrine_query_pool_in_flight",
-                                       "REST queries running or waiting for a PostgreSQL connection");
+    metrics->gauge_fn("peregrine_query_pool_in_flight",
+                      "REST queries running or waiting for a PostgreSQL connection",
+                      [this] { return static_cast<double>(in_flight_.load(std::memory_order_relaxed)); });
   }
 }
 
 void QueryPool::admit() {
-  const std::size_t now = in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (now > limit_) {
+  if (in_flight_.fetch_add(1, std::memory_order_relaxed) + 1 > limit_) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     if (rejected_ != nullptr) rejected_->inc();
     throw core::Overloaded("the query pool is full (PEREGRINE_QUERY_QUEUE)");
   }
-  if (in_flight_gauge_ != nullptr) in_flight_gauge_->set(static_cast<double>(now));
 }
 
-void QueryPool::release() noexcept {
-  const std::size_t now = in_flight_.fetch_sub(1, std::memory_order_relaxed) - 1;
-  if (in_flight_gauge_ != nullptr) in_flight_gauge_->set(static_cast<double>(now));
-}
+void QueryPool::release() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
 
 QueryPool::~QueryPool() { stop(); }
 

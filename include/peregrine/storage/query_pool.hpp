@@ -94,7 +94,6 @@ class QueryPool {
   std::size_t limit_;
   std::atomic<std::size_t> in_flight_{0};
   metrics::Counter* rejected_ = nullptr;
-  metrics::Gauge* in_flight_gauge_ = nullptr;
   boost::asio::thread_pool pool_;
 };
 
