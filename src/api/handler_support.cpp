@@ -2,8 +2,8 @@
 
 namespace peregrine::api {
 
-void throw_failure(const storage::Failure& f) {
-  const std::string detail = f.field.empty() ? f.detail : f.field + ": " + f.detail;
+void throw_failure(const storage::Failure& f, bool name_field) {
+  const std::string detail = f.field.empty() || !name_field ? f.detail : f.field + ": " + f.detail;
   switch (f.kind) {
     case storage::Failure::Kind::not_found:
       throw http::Problem(404, "Not Found", detail);

@@ -21,14 +21,15 @@ http::Handler bind(Ctx& ctx, boost::asio::awaitable<http::Response> (*fn)(Ctx&, 
 }
 
 /// The HTTP problem a repository failure means: not found → 404, conflict →
-/// 409, invalid reference → 422, not yet persisted → 409 (retry shortly).
-/// The detail names the field when there is one.
-[[noreturn]] void throw_failure(const storage::Failure& f);
+/// 409, invalid reference → 422, bad input → 400, not yet persisted → 409
+/// (retry shortly). The detail starts with the field when there is one and
+/// `name_field` (false where docs/api.md gives the detail without it).
+[[noreturn]] void throw_failure(const storage::Failure& f, bool name_field = true);
 
 /// The value of `o`, or its failure thrown as a Problem.
 template <class T>
-T take(storage::Outcome<T>&& o) {
-  if (!o.ok()) throw_failure(o.failure());
+T take(storage::Outcome<T>&& o, bool name_field = true) {
+  if (!o.ok()) throw_failure(o.failure(), name_field);
   return std::move(o).value();
 }
 

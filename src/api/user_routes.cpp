@@ -39,14 +39,10 @@ json user_json(const storage::UserRecord& r) {
           {"created_at", whole_seconds(r.created_us)}};
 }
 
-// The value of `o`, or its failure as a Problem whose detail (docs/api.md)
-// names no field.
+// Users' problem details (docs/api.md) name no field.
 template <class T>
 T take_detail(storage::Outcome<T>&& o) {
-  if (o.ok()) return std::move(o).value();
-  storage::Failure f = o.failure();
-  f.field.clear();
-  throw_failure(f);
+  return take(std::move(o), false);
 }
 
 template <class T>
