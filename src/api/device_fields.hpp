@@ -2,7 +2,10 @@
 // Validation of the editable device fields, shared by create and PATCH
 // (each throws http::Problem 422 naming the field), and the device JSON.
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,7 +26,7 @@ inline nlohmann::json device_json(const storage::DeviceRow& r) {
   nlohmann::json d = {{"id", r.id},
                       {"name", r.name},
                       {"type", r.type},
-                      {"group_ids", nlohmann::json::array()},
+                      {"group_ids", r.group_ids},
                       {"location", nullptr},
                       {"metadata", r.metadata},
                       {"last_seen", nullptr},
@@ -55,6 +58,27 @@ inline std::optional<nlohmann::json> parse_metadata(const nlohmann::json& body) 
   if (m == body.end() || m->is_null()) return std::nullopt;
   if (!m->is_object()) throw http::Problem(422, "Unprocessable Entity", "'metadata' must be an object");
   return *m;
+}
+
+/// `group_ids`: absent or null → nullopt; else an array of positive integers
+/// (duplicates removed, ascending).
+inline std::optional<std::vector<std::int64_t>> parse_group_ids(const nlohmann::json& body) {
+  const auto g = body.find("group_ids");
+  if (g == body.end() || g->is_null()) return std::nullopt;
+  std::vector<std::int64_t> out;
+  bool ok = g->is_array() && g->size() <= 100;
+  if (ok) {
+    for (const auto& id : *g) {
+      ok = ok && id.is_number_integer() && id.get<std::int64_t>() > 0;
+      if (ok) out.push_back(id.get<std::int64_t>());
+    }
+  }
+  if (!ok)
+    throw http::Problem(422, "Unprocessable Entity",
+                        "'group_ids' must be an array of at most 100 group ids");
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 /// `name` at most 200 characters, `type` at most 64.

@@ -4,12 +4,14 @@
 // registry on the loop, because it is ahead of what the writer has persisted.
 
 #include <peregrine/api/context.hpp>
+
+#include <algorithm>
 #include <peregrine/core/ids.hpp>
 #include <peregrine/core/time_format.hpp>
 #include <peregrine/storage/device_repository.hpp>
 
-#include "api/params.hpp"
 #include "api/auth_support.hpp"
+#include "api/params.hpp"
 #include "api/device_fields.hpp"
 #include "api/handler_support.hpp"
 
@@ -47,8 +49,9 @@ awaitable<http::Response> list_devices(Context& ctx, http::Request& req) {
   const std::string type{req.q("type").value_or("")};
   const std::string text{req.q("q").value_or("")};
   const std::optional<BBox> bbox = parse_bbox(req);
+  const std::optional<std::int64_t> group = int_query(req, "group");
 
-  storage::DeviceFilter filter{type, text, std::nullopt};
+  storage::DeviceFilter filter{type, text, std::nullopt, group};
   if (bbox) filter.bbox = {bbox->min_lon, bbox->min_lat, bbox->max_lon, bbox->max_lat};
   // Named, not a braced temporary in the co_await expression: GCC 12 would
   // destroy that twice (STYLE.md, "Async code").
@@ -123,17 +126,20 @@ awaitable<http::Response> patch_device(Context& ctx, http::Request& req) {
   check_name_type(name, type);
   const auto location = parse_location(body);
   const std::optional<json> metadata = parse_metadata(body);
-  if (!name && !type && !location && !metadata)
+  const std::optional<std::vector<std::int64_t>> group_ids = parse_group_ids(body);
+  if (!name && !type && !location && !metadata && !group_ids)
     throw http::Problem(422, "Unprocessable Entity",
-                        "nothing to change: give name, type, location or metadata");
+                        "nothing to change: give name, type, location, metadata or group_ids");
   storage::AuditEntry audit = audit_by(req, tenant, "device.update", "device:" + id, body);
-  storage::DevicePatch patch{name, type, location, metadata};
-  json d = device_json(
-      take(co_await ctx.repos.devices.update(tenant, id, std::move(patch), std::move(audit))));
+  storage::DevicePatch patch{name, type, location, metadata, group_ids};
+  const storage::DeviceRow row =
+      take(co_await ctx.repos.devices.update(tenant, id, std::move(patch), std::move(audit)));
+  json d = device_json(row);
   if (devices::Device* dev = ctx.registry.find(id)) {
     if (name) dev->rec.name = *name;
     if (type) dev->rec.type = *type;
   }
+  if (group_ids) apply_groups(ctx, id, row.group_ids);
   overlay_live(ctx.registry, d);
   co_return http::json_response(req.raw, 200, d);
 }
@@ -152,6 +158,32 @@ awaitable<http::Response> delete_device(Context& ctx, http::Request& req) {
 }
 
 }  // namespace
+
+void apply_groups(Context& ctx, std::string_view device, std::vector<std::int64_t> groups) {
+  devices::Device* dev = ctx.registry.find(device);
+  if (!dev || dev->rec.group_ids == groups) return;
+  dev->rec.group_ids = std::move(groups);
+  if (ctx.rescope) ctx.rescope(*dev);
+}
+
+void apply_membership(Context& ctx, std::int64_t group, const std::vector<std::string>& joined,
+                      const std::vector<std::string>& left) {
+  for (const auto& id : joined) {
+    devices::Device* dev = ctx.registry.find(id);
+    if (!dev) continue;
+    std::vector<std::int64_t> g = dev->rec.group_ids;
+    if (std::find(g.begin(), g.end(), group) != g.end()) continue;
+    g.insert(std::upper_bound(g.begin(), g.end(), group), group);
+    apply_groups(ctx, id, std::move(g));
+  }
+  for (const auto& id : left) {
+    devices::Device* dev = ctx.registry.find(id);
+    if (!dev) continue;
+    std::vector<std::int64_t> g = dev->rec.group_ids;
+    std::erase(g, group);
+    apply_groups(ctx, id, std::move(g));
+  }
+}
 
 void add_device_routes(http::Router& router, Context& ctx) {
   router.add(bhttp::verb::get, "/api/v1/devices", http::Access::viewer, bind(ctx, list_devices));

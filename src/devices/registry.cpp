@@ -60,6 +60,17 @@ void Registry::restore_series(std::string_view device, std::string_view metric,
   s.key = key;
 }
 
+std::vector<Device*> Registry::members(core::TenantId tenant, std::int64_t group) {
+  std::vector<Device*> out;
+  for (auto& [id, dev] : devices_) {
+    if (dev->rec.tenant != tenant) continue;
+    const auto& g = dev->rec.group_ids;
+    if (std::find(g.begin(), g.end(), group) != g.end()) out.push_back(dev.get());
+  }
+  std::sort(out.begin(), out.end(), [](const Device* a, const Device* b) { return a->rec.id < b->rec.id; });
+  return out;
+}
+
 void Registry::for_each(const std::function<void(Device&)>& fn) {
   for (auto& [id, dev] : devices_) fn(*dev);
 }

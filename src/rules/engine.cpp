@@ -54,7 +54,7 @@ Engine::SeriesEntry& Engine::entry(core::SeriesKey key) {
 
 void Engine::on_sample(const Sample& s) {
   SeriesEntry& e = entry(s.series.key);
-  if (e.gen != gen_) rebind(e, s);
+  if (e.gen != gen_) rebind(e, s.device.rec, s.series);
   if (e.bindings.empty()) return;
   core::Micros now = 0;
   bool have_now = false;
@@ -77,23 +77,58 @@ void Engine::on_sample(const Sample& s) {
   if (pending_evals_ >= kFlushEvery) flush_metrics();
 }
 
-void Engine::rebind(SeriesEntry& e, const Sample& s) {
-  const auto& rec = s.device.rec;
+void Engine::rebind(SeriesEntry& e, const devices::DeviceRecord& rec,
+                    const devices::Series& series) {
   // A restored entry for this key that names another series means keys were
   // reassigned across the restart: its state is not this series' state.
-  if (!e.device.empty() && (e.device != rec.id || e.metric != s.series.metric)) drop_series(s.series.key);
-  e.device = rec.id;
-  e.metric = s.series.metric;
-  e.bindings.clear();
-  make_key(key_buf_, 'd', rec.id, s.series.metric);
-  collect(key_buf_, rec.tenant, e, s.series.key);
-  for (auto g : rec.group_ids) {
-    make_key(key_buf_, 'g', g, s.series.metric);
-    collect(key_buf_, rec.tenant, e, s.series.key);
+  if (!e.device.empty() && (e.device != rec.id || e.metric != series.metric)) {
+    drop_series(series.key);
+    e.bindings.clear();
   }
-  make_key(key_buf_, 't', rec.tenant, s.series.metric);
-  collect(key_buf_, rec.tenant, e, s.series.key);
+  e.device = rec.id;
+  e.metric = series.metric;
+  std::vector<Binding> before = std::move(e.bindings);
+  e.bindings.clear();
+  make_key(key_buf_, 'd', rec.id, series.metric);
+  collect(key_buf_, rec.tenant, e, series.key);
+  for (auto g : rec.group_ids) {
+    make_key(key_buf_, 'g', g, series.metric);
+    collect(key_buf_, rec.tenant, e, series.key);
+  }
+  make_key(key_buf_, 't', rec.tenant, series.metric);
+  collect(key_buf_, rec.tenant, e, series.key);
   e.gen = gen_;
+  // Rules that applied before and no longer do (the device left a group):
+  // their state for this series goes, and an open alert resolves. A rule
+  // that was removed meanwhile has no state left to find.
+  for (const Binding& old : before) {
+    bool kept = false;
+    for (const Binding& b : e.bindings) kept = kept || b.rule == old.rule;
+    if (kept) continue;
+    const auto it = state_index_.find(StateKey{old.rule, series.key});
+    if (it != state_index_.end()) release_state(it->second, true);
+  }
+}
+
+void Engine::rescope(const devices::Device& dev) {
+  for (const devices::Series& s : dev.series) {
+    if (s.key < series_.size() && series_[s.key].gen != 0) rebind(series_[s.key], dev.rec, s);
+  }
+}
+
+void Engine::release_state(std::uint32_t idx, bool resolve_open) {
+  StateSlot& ss = states_[idx];
+  if (!ss.live) return;
+  if (resolve_open && ss.st.open) {
+    ss.st.open = false;
+    emit(TransitionKind::resolve, Cause::rule_changed, ss, ss.st.last_value, clock_.now_us(), 0);
+  }
+  std::erase(ss.slot->states, idx);
+  state_index_.erase(StateKey{ss.slot->rule.id, ss.series});
+  ss.live = false;
+  ++ss.token;
+  ss.st = SeriesState{};
+  free_states_.push_back(idx);
 }
 
 void Engine::collect(const std::string& key, core::TenantId tenant, SeriesEntry& e,
@@ -104,7 +139,7 @@ void Engine::collect(const std::string& key, core::TenantId tenant, SeriesEntry&
     if (slot->rule.tenant != tenant) continue;
     bool dup = false;  // a device in two groups of the same rule's scope is impossible, but cheap to rule out
     for (const auto& b : e.bindings) dup = dup || b.slot == slot;
-    if (!dup) e.bindings.push_back(Binding{slot, state_for(*slot, series)});
+    if (!dup) e.bindings.push_back(Binding{slot, slot->rule.id, state_for(*slot, series)});
   }
 }
 

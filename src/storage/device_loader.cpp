@@ -29,6 +29,12 @@ std::size_t load_registry(const PgTarget& target, devices::Registry& registry) {
     ++loaded;
   }
 
+  for (const auto& row : tx.exec("SELECT device_id, group_id FROM device_group_members "
+                                 "ORDER BY device_id, group_id")) {
+    if (devices::Device* dev = registry.find(row[0].as<std::string>()))
+      dev->rec.group_ids.push_back(row[1].as<std::int64_t>());
+  }
+
   std::size_t series = 0;
   for (const auto& row : tx.exec("SELECT device_id, metric, id FROM series ORDER BY id")) {
     registry.restore_series(row[0].as<std::string>(), row[1].as<std::string>(),

@@ -5,6 +5,7 @@
 #include <peregrine/auth/secrets.hpp>
 #include <peregrine/storage/query_pool.hpp>
 
+#include "storage/group_members.hpp"
 #include "storage/sql_support.hpp"
 
 namespace peregrine::storage {
@@ -13,8 +14,10 @@ using boost::asio::awaitable;
 
 namespace {
 
-const std::string kColumns = "id, name, type, lat, lon, metadata::text, " + sql::micros("last_seen") +
-                             ", online, seq_gaps";
+const std::string kColumns =
+    "id, name, type, lat, lon, metadata::text, " + sql::micros("last_seen") +
+    ", online, seq_gaps, (SELECT string_agg(m.group_id::text, ',' ORDER BY m.group_id) "
+    "FROM device_group_members m WHERE m.device_id = devices.id)";
 
 DeviceRow device_from(const pqxx::row& r) {
   DeviceRow d;
@@ -26,6 +29,7 @@ DeviceRow device_from(const pqxx::row& r) {
   if (!r[6].is_null()) d.last_seen = r[6].as<std::int64_t>();
   d.online = r[7].as<bool>();
   d.seq_gaps = r[8].as<std::int64_t>();
+  d.group_ids = sql::parse_int_list(r[9]);
   return d;
 }
 
@@ -50,6 +54,19 @@ std::vector<auth::BrokerAccount> broker_accounts(pqxx::connection& c) {
   return out;
 }
 
+Outcome<Done> insert_device(pqxx::transaction_base& w, core::TenantId tenant, const NewDevice& d,
+                            const TokenHashes& token) {
+  if (auto f = members::check_groups(w, tenant, d.group_ids)) return *f;
+  w.exec_params(
+      "INSERT INTO devices (id, tenant_id, name, type, lat, lon, metadata, token_hash, "
+      "mqtt_password_hash) VALUES ($1, $2, $3, $4, NULLIF($5, 'NaN'::float8), "
+      "NULLIF($6, 'NaN'::float8), $7::jsonb, $8, $9)",
+      d.id, tenant, d.name, d.type, d.location ? d.location->lat : NAN,
+      d.location ? d.location->lon : NAN, d.metadata.dump(), token.sha256, token.mosquitto);
+  if (!d.group_ids.empty()) members::set_device_groups(w, tenant, d.id, d.group_ids);
+  return Done{};
+}
+
 }  // namespace
 
 awaitable<Page<DeviceRow>> DeviceRepository::list(core::TenantId tenant, DeviceFilter filter,
@@ -59,6 +76,9 @@ awaitable<Page<DeviceRow>> DeviceRepository::list(core::TenantId tenant, DeviceF
     std::string q = "SELECT " + kColumns + " FROM devices WHERE tenant_id = " + w.quote(tenant) +
                     " AND id > " + w.quote(page.after);
     if (!filter.type.empty()) q += " AND type = " + w.quote(filter.type);
+    if (filter.group)
+      q += " AND id IN (SELECT device_id FROM device_group_members WHERE group_id = " +
+           w.quote(*filter.group) + ")";
     if (!filter.text.empty()) {
       const std::string like = w.quote("%" + w.esc_like(filter.text) + "%");
       q += " AND (id ILIKE " + like + " OR name ILIKE " + like + ")";
@@ -100,11 +120,16 @@ awaitable<Outcome<DeviceRow>> DeviceRepository::update(core::TenantId tenant, st
         set("lon", *patch.location ? w.quote((*patch.location)->lon) : "NULL");
       }
       if (patch.metadata) set("metadata", w.quote(patch.metadata->dump()) + "::jsonb");
-      if (sets.empty()) return Failure::bad_input("", "nothing to change");
+      if (sets.empty() && !patch.group_ids) return Failure::bad_input("", "nothing to change");
+      if (patch.group_ids)
+        if (auto f = members::check_groups(w, tenant, *patch.group_ids)) return *f;
+      // A no-op SET when only the groups change, so the row is still locked and returned.
+      if (sets.empty()) sets = "name = name";
       const auto r = w.exec("UPDATE devices SET " + sets + " WHERE id = " + w.quote(id) +
-                            " AND tenant_id = " + w.quote(tenant) + " RETURNING " + kColumns);
+                            " AND tenant_id = " + w.quote(tenant) + " RETURNING id");
       if (r.empty()) return Failure::not_persisted(not_persisted(id));
-      return device_from(r[0]);
+      if (patch.group_ids) members::set_device_groups(w, tenant, id, *patch.group_ids);
+      return device_from(w.exec_params1("SELECT " + kColumns + " FROM devices WHERE id = $1", id));
     });
   });
 }
@@ -123,15 +148,31 @@ awaitable<Outcome<Done>> DeviceRepository::remove(core::TenantId tenant, std::st
 awaitable<Outcome<Done>> DeviceRepository::create(core::TenantId tenant, NewDevice d,
                                                   TokenHashes token, AuditEntry audit) {
   co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
-    return sql::audited<Done>(c, audit, violations(), [&](pqxx::work& w) -> Outcome<Done> {
-      w.exec_params(
-          "INSERT INTO devices (id, tenant_id, name, type, lat, lon, metadata, token_hash, "
-          "mqtt_password_hash) VALUES ($1, $2, $3, $4, NULLIF($5, 'NaN'::float8), "
-          "NULLIF($6, 'NaN'::float8), $7::jsonb, $8, $9)",
-          d.id, tenant, d.name, d.type, d.location ? d.location->lat : NAN,
-          d.location ? d.location->lon : NAN, d.metadata.dump(), token.sha256, token.mosquitto);
-      return Done{};
-    });
+    return sql::audited<Done>(c, audit, violations(),
+                              [&](pqxx::work& w) { return insert_device(w, tenant, d, token); });
+  });
+}
+
+awaitable<std::vector<Outcome<Done>>> DeviceRepository::create_many(
+    core::TenantId tenant, std::vector<NewDevice> devices, std::vector<TokenHashes> tokens,
+    AuditEntry audit) {
+  co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
+    std::vector<Outcome<Done>> out(devices.size());
+    pqxx::work w(c);
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+      try {
+        pqxx::subtransaction s(w);
+        out[i] = insert_device(s, tenant, devices[i], tokens[i]);
+        if (out[i].ok()) s.commit();
+      } catch (const pqxx::sql_error& e) {
+        const auto f = sql::match_violation(e, violations());
+        if (!f) throw;
+        out[i] = *f;
+      }
+    }
+    sql::write_audit(w, audit);
+    w.commit();
+    return out;
   });
 }
 

@@ -74,17 +74,18 @@ struct RuleColumns {
   RuleColumns& operator=(const RuleColumns&) = delete;
 };
 
-/// `{d1,d2}` for a text[] parameter; device ids never need quoting.
-std::string device_array(const std::vector<std::string>& ids) {
-  std::string out = "{";
-  for (const auto& id : ids) {
-    if (out.size() > 1) out += ',';
-    out += id;
-  }
-  return out + "}";
-}
-
 constexpr std::string_view kQueryCanceled = "57014";  // statement_timeout
+
+/// A group scope must name a group of the rule's tenant (the foreign key
+/// alone would accept another tenant's group: it does not see row security).
+std::optional<Failure> check_scope_group(pqxx::work& w, core::TenantId tenant, const rules::Rule& r) {
+  if (r.scope.type != rules::Scope::Type::group) return std::nullopt;
+  if (w.exec_params("SELECT 1 FROM device_groups WHERE id = $1 AND tenant_id = $2", r.scope.group,
+                    tenant)
+          .empty())
+    return Failure::invalid("scope.group", "no group " + std::to_string(r.scope.group));
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -118,6 +119,7 @@ awaitable<Outcome<RuleRecord>> RuleRepository::create(core::TenantId tenant, rul
                                                       AuditEntry audit) {
   co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     return sql::audited<RuleRecord>(c, audit, {}, [&](pqxx::work& w) -> Outcome<RuleRecord> {
+      if (auto f = check_scope_group(w, tenant, rule)) return *f;
       const RuleColumns cols(rule);
       const auto r = w.exec_params1(
           "INSERT INTO rules (tenant_id, name, metric, scope, scope_device, scope_group, kind, "
@@ -150,6 +152,7 @@ awaitable<Outcome<RuleRecord>> RuleRepository::update(core::TenantId tenant, rul
       auto merged = rules::merge_rule(*stored, patch);
       if (const auto* e = std::get_if<rules::RuleError>(&merged)) return failure_of(*e);
       RuleRecord out{std::get<rules::Rule>(std::move(merged)), 0, 0};
+      if (auto f = check_scope_group(w, tenant, out.rule)) return *f;
       const RuleColumns cols(out.rule);
       const auto u = w.exec_params1(
           "UPDATE rules SET name = $3, metric = $4, scope = $5::jsonb, scope_device = $6, "
@@ -199,7 +202,7 @@ awaitable<BacktestRun> RuleRepository::backtest(core::TenantId tenant, rules::Ru
       pqxx::result rows;
       try {
         rows = range.devices ? w.exec_params(q, tenant, rule.metric, range.from, range.to,
-                                             range.max_rows + 1, device_array(*range.devices))
+                                             range.max_rows + 1, sql::id_array(*range.devices))
                              : w.exec_params(q, tenant, rule.metric, range.from, range.to,
                                              range.max_rows + 1);
       } catch (const pqxx::sql_error& e) {

@@ -50,3 +50,22 @@ std::optional<Failure> match_violation(const pqxx::sql_error& e,
 }
 
 }  // namespace peregrine::storage::sql
+
+namespace peregrine::storage::sql {
+
+std::vector<std::int64_t> parse_int_list(const pqxx::field& f) {
+  std::vector<std::int64_t> out;
+  if (f.is_null()) return out;
+  const std::string text = f.as<std::string>();
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(std::stoll(item));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace peregrine::storage::sql

@@ -27,6 +27,28 @@ inline std::string ts_param(int n) {
   return "('epoch'::timestamptz + $" + std::to_string(n) + "::bigint * interval '1 microsecond')";
 }
 
+/// `{a,b}` for a text[] parameter of ids that never need quoting (device
+/// ids: [A-Za-z0-9_.-]).
+inline std::string id_array(const std::vector<std::string>& ids) {
+  std::string out = "{";
+  for (const auto& id : ids) {
+    if (out.size() > 1) out += ',';
+    out += id;
+  }
+  return out + "}";
+}
+/// `{1,2}` for a bigint[] parameter.
+inline std::string int_array(const std::vector<std::int64_t>& ids) {
+  std::string out = "{";
+  for (const auto id : ids) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(id);
+  }
+  return out + "}";
+}
+/// "1,2,3" (string_agg of ids) → {1, 2, 3}; empty or NULL → {}.
+std::vector<std::int64_t> parse_int_list(const pqxx::field& f);
+
 /// For a list read with `limit + 1` rows: drops the extra row and returns
 /// the next page's cursor (`key_of` the last kept row), or nullopt.
 template <class T, class KeyOf>

@@ -78,6 +78,9 @@ class Registry {
   void restore_series(std::string_view device, std::string_view metric, core::SeriesKey key);
 
   std::size_t size() const noexcept { return devices_.size(); }
+  /// The tenant's devices in `group`, by id. A scan: for actions and batch
+  /// operations, not for the per-reading path.
+  std::vector<Device*> members(core::TenantId tenant, std::int64_t group);
   void for_each(const std::function<void(Device&)>& fn);
 
  private:

@@ -94,6 +94,10 @@ class Engine final : public ReadingHook {
   std::size_t rule_count() const noexcept { return rules_.size(); }
   /// Call when a device's groups or tenant change: bindings are rebuilt.
   void invalidate_scopes() noexcept { ++gen_; }
+  /// The device's groups changed: its series are re-bound now, so a rule of
+  /// a group it joined applies from its next reading, and the open alerts
+  /// of rules that no longer apply to it are resolved (Cause::rule_changed).
+  void rescope(const devices::Device& dev);
 
   /// Processes every deadline due at `now` (engine clock). Returns the
   /// number of transitions emitted.
@@ -131,6 +135,7 @@ class Engine final : public ReadingHook {
   };
   struct Binding {
     RuleSlot* slot;
+    RuleId rule;  // the slot's rule id (the slot may be gone when re-binding)
     std::uint32_t state;
   };
   struct SeriesEntry {
@@ -156,7 +161,8 @@ class Engine final : public ReadingHook {
     }
   };
 
-  void rebind(SeriesEntry& e, const Sample& s);
+  void rebind(SeriesEntry& e, const devices::DeviceRecord& rec, const devices::Series& series);
+  void release_state(std::uint32_t idx, bool resolve_open);
   void collect(const std::string& key, core::TenantId tenant, SeriesEntry& e, core::SeriesKey series);
   std::uint32_t state_for(RuleSlot& slot, core::SeriesKey series);
   void drop_states(RuleSlot& slot, bool resolve_open);

@@ -35,6 +35,7 @@ struct DeviceRow {
   std::optional<core::Micros> last_seen;
   bool online = false;
   std::int64_t seq_gaps = 0;
+  std::vector<std::int64_t> group_ids;  ///< ascending
 };
 
 struct DeviceFilter {
@@ -44,6 +45,7 @@ struct DeviceFilter {
     double min_lon, min_lat, max_lon, max_lat;
   };
   std::optional<BBox> bbox;
+  std::optional<std::int64_t> group;  ///< members of this group only
 };
 
 /// A PATCH: each set member changes, the others stay.
@@ -51,12 +53,14 @@ struct DevicePatch {
   std::optional<std::string> name, type;
   std::optional<std::optional<LatLon>> location;  ///< {nullopt}: clear
   std::optional<nlohmann::json> metadata;         ///< an object
+  std::optional<std::vector<std::int64_t>> group_ids;  ///< replaces the device's groups
 };
 
 struct NewDevice {
   std::string id, name, type;
   std::optional<LatLon> location;
   nlohmann::json metadata = nlohmann::json::object();
+  std::vector<std::int64_t> group_ids;
 };
 
 /// What is stored of a device token: its SHA-256 (HTTP ingest) and its
@@ -80,16 +84,24 @@ class DeviceRepository {
                                                PageRequest<std::string> page);
   /// Not found also for a device the writer has not persisted yet.
   boost::asio::awaitable<Outcome<DeviceRow>> get(core::TenantId tenant, std::string id);
-  /// Not persisted when the row is not there (yet).
+  /// Not persisted when the row is not there (yet); invalid `group_ids`
+  /// naming a group the tenant does not have.
   boost::asio::awaitable<Outcome<DeviceRow>> update(core::TenantId tenant, std::string id,
                                                     DevicePatch patch, AuditEntry audit);
   /// Not persisted when the row is not there (yet). Its series and readings go with it.
   boost::asio::awaitable<Outcome<Done>> remove(core::TenantId tenant, std::string id,
                                                AuditEntry audit);
   /// Conflict on `id` when taken in any tenant (ids are global: the MQTT topic
-  /// carries no tenant); invalid `tenant_id` when the tenant does not exist.
+  /// carries no tenant); invalid `tenant_id` when the tenant does not exist,
+  /// `group_ids` when a group is not the tenant's.
   boost::asio::awaitable<Outcome<Done>> create(core::TenantId tenant, NewDevice device,
                                                TokenHashes token, AuditEntry audit);
+  /// One device per entry, each in its own savepoint of one transaction: an
+  /// entry that fails (taken id, unknown group) leaves nothing behind and
+  /// does not stop the others. One audit entry for the whole import.
+  boost::asio::awaitable<std::vector<Outcome<Done>>> create_many(
+      core::TenantId tenant, std::vector<NewDevice> devices, std::vector<TokenHashes> tokens,
+      AuditEntry audit);
   /// Not persisted when the row is not there (yet).
   boost::asio::awaitable<Outcome<Done>> set_token(core::TenantId tenant, std::string id,
                                                   TokenHashes token, AuditEntry audit);
