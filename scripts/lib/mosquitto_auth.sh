@@ -7,8 +7,8 @@
 #       DIR/mosquitto.passwd (created if missing; device lines already there
 #       are kept; Peregrine rewrites this file from the device registry, see
 #       include/peregrine/auth/mqtt_accounts.hpp). The optional gateway account
-#       (e.g. the simulator) may publish any device's telemetry and read
-#       nothing; it lives in DIR/mosquitto.passwd.static, which Peregrine
+#       (e.g. the simulator) may publish any device's telemetry, read any
+#       device's commands and ack them; it lives in DIR/mosquitto.passwd.static, which Peregrine
 #       copies into every rewrite.
 #   mosquitto_auth_conf DIR
 #       Prints the mosquitto.conf lines that turn authentication on (append
@@ -21,7 +21,8 @@
 #   Peregrine       read sensors/#, readwrite devices/# (commands out, acks in)
 #   device %u       write sensors/%u/#; read devices/%u/#; write its own
 #                   devices/%u/commands/ack, config/applied, ota/progress
-#   gateway         write sensors/# (publishes for many devices; reads nothing)
+#   gateway         write sensors/# (publishes for many devices), read every
+#                   devices/+/commands and write their acks (answers for them)
 
 mosquitto_auth_setup() {
   local dir="$1" user="$2" password="$3" gw_user="${4:-}" gw_password="${5:-}"
@@ -43,6 +44,8 @@ mosquitto_auth_setup() {
       echo ""
       echo "user $gw_user"
       echo "topic write sensors/#"
+      echo "topic read devices/+/commands"
+      echo "topic write devices/+/commands/ack"
     fi
     echo ""
     echo "pattern write sensors/%u/#"

@@ -35,8 +35,17 @@ std::string_view to_string(EventKind k) noexcept {
     case EventKind::acknowledged: return "acknowledged";
     case EventKind::resolved: return "resolved";
     case EventKind::escalated: return "escalated";
+    case EventKind::action: return "action";
   }
   return "opened";
+}
+
+std::optional<EventKind> parse_event_kind(std::string_view s) noexcept {
+  for (auto k : {EventKind::opened, EventKind::updated, EventKind::acknowledged, EventKind::resolved,
+                 EventKind::escalated, EventKind::action}) {
+    if (to_string(k) == s) return k;
+  }
+  return std::nullopt;
 }
 
 std::optional<AlertState> parse_alert_state(std::string_view s) noexcept {

@@ -103,11 +103,11 @@ void Service::on_alert(const Alert& alert, const AlertEvent& event, const rules:
   dirty_.erase(alert.id);
   log_.save(alert);
   log_.save(event);
-  if (event.kind == EventKind::opened && rule) run_actions(alert, *rule);
+  if (event.kind == EventKind::opened && rule) run_actions(alert, rule->actions);
 }
 
-void Service::run_actions(const Alert& alert, const rules::Rule& rule) {
-  for (const json& action : rule.actions) {
+void Service::run_actions(const Alert& alert, const json& actions) {
+  for (const json& action : actions) {
     const std::string type = action.value("type", "");
     const auto it = executors_.find(type);
     const bool known = it != executors_.end();
@@ -126,6 +126,20 @@ void Service::escalate_later(AlertId id, rules::Severity to, std::string actor, 
   // re-entered, so the change runs next on the loop.
   poster_.post([this, id, to, actor = std::move(actor), detail = std::move(detail)] {
     if (manager_.escalate(id, to, actor, detail) == OpStatus::ok) rearm();
+  });
+}
+
+void Service::record_action(AlertId id, core::TenantId tenant, std::string detail) {
+  const AlertEvent event{id, EventKind::action, "system", clock_.now_us(), std::move(detail), 0};
+  log_.save(event);
+  frames_.publish_event(tenant, event);
+}
+
+void Service::run_actions_later(Alert alert, json actions, std::string why) {
+  poster_.post([this, alert = std::move(alert), actions = std::move(actions), why = std::move(why)] {
+    const Alert* open = manager_.find(alert.id);
+    record_action(alert.id, alert.tenant, "fallback: " + why);
+    run_actions(open ? *open : alert, actions);
   });
 }
 

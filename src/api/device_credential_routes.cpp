@@ -39,6 +39,7 @@ storage::NewDevice parse_new_device(const json& body) {
   check_name_type(d.name, d.type);
   if (const auto loc = parse_location(body)) d.location = *loc;
   if (auto m = parse_metadata(body)) d.metadata = std::move(*m);
+  if (auto g = parse_group_ids(body)) d.group_ids = std::move(*g);
   return d;
 }
 
@@ -63,12 +64,14 @@ awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
   rec.type = d.type;
   devices::Device& dev = ctx.registry.add(std::move(rec));
   if (dev.rec.tenant != tenant) throw http::Problem(409, "Conflict", "device id already taken");
+  apply_groups(ctx, d.id, d.group_ids);
   storage::DeviceRow row;
   row.id = d.id;
   row.name = d.name;
   row.type = d.type;
   row.location = d.location;
   row.metadata = d.metadata;
+  row.group_ids = d.group_ids;
   json out = device_json(row);
   out["token"] = token;
   co_return http::json_response(req.raw, 201, out);

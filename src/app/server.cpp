@@ -23,16 +23,20 @@
 #include <peregrine/alerts/service.hpp>
 #include <peregrine/api/alerting.hpp>
 #include <peregrine/api/context.hpp>
+#include <peregrine/api/control.hpp>
 #include <peregrine/auth/authenticator.hpp>
 #include <peregrine/auth/mqtt_accounts.hpp>
 #include <peregrine/auth/rate_limiter.hpp>
 #include <peregrine/auth/secrets.hpp>
 #include <peregrine/auth/token_signer.hpp>
 #include <peregrine/cache/live_state.hpp>
+#include <peregrine/commands/command_action.hpp>
+#include <peregrine/commands/service.hpp>
 #include <peregrine/core/clock.hpp>
 #include <peregrine/core/loop_timers.hpp>
 #include <peregrine/http/server.hpp>
 #include <peregrine/ingest/pipeline.hpp>
+#include <peregrine/jobs/service.hpp>
 #include <peregrine/metrics/registry.hpp>
 #include <peregrine/mqtt/subscriber.hpp>
 #include <peregrine/realtime/hub.hpp>
@@ -45,6 +49,8 @@
 #include <peregrine/storage/reading_writer.hpp>
 #include <peregrine/storage/repositories.hpp>
 #include <peregrine/storage/user_repository.hpp>
+
+#include "app/adapters.hpp"
 
 namespace peregrine::app {
 
@@ -133,12 +139,20 @@ bool load_devices(const storage::PgTarget& pg, devices::Registry& registry) {
   }
 }
 
-bool load_alerting(const storage::PgTarget& pg, alerts::StartState& out) {
+struct ControlState {
+  alerts::StartState alerting;
+  storage::CommandStartState commands;
+  jobs::JobStartState jobs;
+};
+
+bool load_control(const storage::PgTarget& pg, ControlState& out) {
   try {
-    out = storage::load_alerting_state(pg);
+    out.alerting = storage::load_alerting_state(pg);
+    out.commands = storage::load_command_state(pg);
+    out.jobs = storage::load_job_state(pg);
     return true;
   } catch (const std::exception& e) {
-    spdlog::error("cannot load rules and alerts from PostgreSQL: {}", e.what());
+    spdlog::error("cannot load rules, alerts, commands and jobs from PostgreSQL: {}", e.what());
     return false;
   }
 }
@@ -168,7 +182,7 @@ storage::WriterOptions writer_options(const config::Config& cfg, const storage::
 }
 
 void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContext& alerting,
-                    const auth::TokenSigner& signer) {
+                    api::ControlContext& control, const auth::TokenSigner& signer) {
   api::add_health_routes(router, ctx);
   api::add_device_routes(router, ctx);
   api::add_auth_routes(router, ctx, signer);
@@ -178,6 +192,10 @@ void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContex
   api::add_device_credential_routes(router, ctx);
   api::add_rule_routes(router, alerting);
   api::add_alert_routes(router, alerting);
+  api::add_group_routes(router, ctx);
+  api::add_command_routes(router, control);
+  api::add_job_routes(router, control);
+  api::add_bulk_routes(router, control);
 }
 
 auth::RateLimits rate_limits(const config::Config& cfg) {
@@ -267,8 +285,8 @@ int serve(const config::Config& cfg) {
       {.spill_dir = spill_dir->empty() ? std::string() : *spill_dir + "/alerts",
        .spill_max_bytes = std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20});
   if (!alert_store.replay_spill()) return 1;
-  alerts::StartState alerting_state;
-  if (!load_alerting(pg, alerting_state)) return 1;
+  ControlState control_state;
+  if (!load_control(pg, control_state)) return 1;
   const auto redis_target = cache::parse_redis_url(cfg.redis_url);
   if (!redis_target) {
     spdlog::error("PEREGRINE_REDIS_URL: cannot parse '{}'", cfg.redis_url);
@@ -291,8 +309,6 @@ int serve(const config::Config& cfg) {
                              .max_payload_bytes = cfg.mqtt_max_payload,
                              .max_past_us = cfg.max_past_days * 86400LL * 1'000'000},
                             clock, registry, writer, live, hub, alerts, metrics);
-  storage::QueryPool pool(pg, cfg.query_threads, cfg.query_queue, &metrics);
-  storage::Repositories repos(pool);
 
   LoopBacklog backlog(cfg.loop_backlog, metrics);
   mqtt::Subscriber subscriber(
@@ -314,6 +330,26 @@ int serve(const config::Config& cfg) {
       },
       [&writer, &backlog] { return writer.pressure() || backlog.full(); }, metrics);
 
+  // Commands and jobs: what alerts and operators set in motion.
+  MqttCommandPublisher command_publisher(subscriber);
+  alert_store.set_publisher([&subscriber](const std::string& topic, const std::string& payload) {
+    return subscriber.publish(topic, payload, 1, false);
+  });
+  commands::Service command_service(ioc, clock, registry, alert_store, command_publisher, hub, metrics);
+  HubJobFrames job_frames(hub);
+  jobs::Service job_service(ioc, clock, alert_store, job_frames, command_service, metrics);
+  command_service.add_observer(job_service);
+  commands::CommandAction command_action(command_service, registry, alerts.control());
+  command_service.add_observer(command_action);
+  command_action.restore_fallen_back(std::move(control_state.commands.fallen_back_runs));
+  alerts.add_executor("command", command_action);
+  CommandDeviceEvents device_events(command_service);
+  pipeline.set_device_events(&device_events);
+
+  storage::QueryPool pool(pg, cfg.query_threads, cfg.query_queue, &metrics);
+  storage::Repositories repos(pool);
+
+
   http::Router router;
   api::Context api_ctx{registry, repos, state_reader, metrics,
                        {.postgres = [&writer] { return writer.connected(); },
@@ -325,10 +361,12 @@ int serve(const config::Config& cfg) {
                        },
                        [&writer] { return writer.pressure(); },
                        mqtt_accounts.enabled() ? &mqtt_accounts : nullptr,
-                       [&pipeline](std::string_view device) { return pipeline.remove_device(device); }};
+                       [&pipeline](std::string_view device) { return pipeline.remove_device(device); },
+                       [&alerts](const devices::Device& dev) { alerts.engine().rescope(dev); }};
   api::AlertingContext alerting_ctx{repos,           registry, alerts.engine(), alerts.manager(),
                                     alerts.clock(), [&alerts] { alerts.changed(); }};
-  add_api_routes(router, api_ctx, alerting_ctx, signer);
+  api::ControlContext control_ctx{api_ctx, command_service, job_service};
+  add_api_routes(router, api_ctx, alerting_ctx, control_ctx, signer);
 
   http::Server http_server(ioc, {.addr = cfg.http_addr, .web_root = cfg.web_root,
                                  .body_limit = cfg.http_body_limit,
@@ -360,7 +398,9 @@ int serve(const config::Config& cfg) {
     stop_threads();
     return 1;
   }
-  alerts.start(std::move(alerting_state));
+  alerts.start(std::move(control_state.alerting));
+  command_service.start(std::move(control_state.commands.pending));
+  job_service.start(std::move(control_state.jobs));
   core::Periodic live_flush(ioc, cfg.redis_flush, [&] { pipeline.flush_live(); });
   core::Periodic state_flush(ioc, std::chrono::seconds(1), [&] { pipeline.flush_device_states(); });
   subscriber.start();
@@ -371,6 +411,8 @@ int serve(const config::Config& cfg) {
   const auto finish_on_loop = [&] {
     pipeline.flush_live();
     pipeline.flush_device_states();
+    job_service.stop();
+    command_service.stop();
     alerts.stop();
     live_flush.cancel();
     state_flush.cancel();

@@ -10,6 +10,8 @@ namespace {
 constexpr std::string_view kSensorsPrefix = "sensors/";
 constexpr std::string_view kTelemetrySuffix = "/telemetry";
 constexpr std::string_view kStatusSuffix = "/status";
+constexpr std::string_view kDevicesPrefix = "devices/";
+constexpr std::string_view kAckSuffix = "/commands/ack";
 constexpr core::Micros kRejectLogEvery = 1'000'000;
 
 std::string_view trim(std::string_view s) {
@@ -70,6 +72,7 @@ void Pipeline::reject(RejectReason reason, std::string_view where) {
 
 void Pipeline::on_mqtt(std::string_view topic, const std::string& payload,
                        core::Micros arrival_us, std::int64_t arrival_ns) {
+  if (topic.starts_with(kDevicesPrefix)) return device_reply(topic, topic.substr(kDevicesPrefix.size()), payload);
   if (!topic.starts_with(kSensorsPrefix)) {
     messages_.inc();
     return reject(RejectReason::bad_topic, topic);
@@ -86,6 +89,22 @@ void Pipeline::on_mqtt(std::string_view topic, const std::string& payload,
     reject(RejectReason::bad_topic, topic);
   }
   (void)out;  // on_telemetry/on_status count their own rejections
+}
+
+void Pipeline::device_reply(std::string_view topic, std::string_view rest, const std::string& payload) {
+  if (!rest.ends_with(kAckSuffix)) return reject(RejectReason::bad_topic, topic);
+  const std::string_view id = rest.substr(0, rest.size() - kAckSuffix.size());
+  if (!core::valid_device_id(id)) return reject(RejectReason::bad_device_id, topic);
+  const devices::Device* dev = registry_.find(id);
+  if (dev == nullptr) return reject(RejectReason::unknown_device, topic);
+  // The command service counts what it refuses (peregrine_command_acks_total).
+  if (events_ == nullptr) return;
+  try {
+    events_->on_command_ack(*dev, payload);
+  } catch (const std::exception& e) {
+    spdlog::error("command ack from '{}' failed: {}", id, e.what());
+    reject(RejectReason::internal, topic);
+  }
 }
 
 void Pipeline::on_oversized(std::string_view topic) {
@@ -180,6 +199,7 @@ IngestOutcome Pipeline::telemetry(std::string_view device, const std::string& pa
     dev->rec.online = true;
     live_.set_presence(dev->rec.tenant, dev->rec.id, true, arrival_us);
     realtime_.publish_presence(dev->rec.tenant, dev->rec.id, true);
+    if (events_ != nullptr) events_->on_presence(*dev, true);
   }
   if (!dev->state_dirty) {
     dev->state_dirty = true;
@@ -246,7 +266,10 @@ IngestOutcome Pipeline::status(std::string_view device, std::string_view payload
   const bool changed = dev->rec.online != online;
   dev->rec.online = online;
   live_.set_presence(dev->rec.tenant, dev->rec.id, online, dev->rec.last_seen.value_or(0));
-  if (changed) realtime_.publish_presence(dev->rec.tenant, dev->rec.id, online);
+  if (changed) {
+    realtime_.publish_presence(dev->rec.tenant, dev->rec.id, online);
+    if (events_ != nullptr) events_->on_presence(*dev, online);
+  }
   if (!dev->state_dirty) {
     dev->state_dirty = true;
     state_dirty_.push_back(dev);

@@ -27,12 +27,14 @@ constexpr int kQos = 1;
 constexpr auto kConnectRetryMin = 1s;
 constexpr auto kConnectRetryMax = 30s;
 constexpr std::size_t kMaxOutgoing = 10000;  // queued publishes before dropping
+constexpr const char* kTopicsText = "sensors/+/telemetry, sensors/+/status, devices/+/commands/ack";
 
 struct Outgoing {
   std::string topic;
   std::string payload;
   int qos;
   bool retained;
+  std::function<void()> on_published;
 };
 
 core::Micros now_us() { return core::wall_us(); }
@@ -74,7 +76,7 @@ struct Subscriber::Impl {
   // "connected" alone would let a client publish into the gap.
   LogListener subscribe_log{"subscribe", [this] {
                               set_connected(true);
-                              spdlog::info("mqtt: subscribed to sensors/+/telemetry, sensors/+/status");
+                              spdlog::info("mqtt: subscribed to {}", kTopicsText);
                             }};
   LogListener publish_log{"publish", {}, &publish_dropped};
   ::mqtt::async_client client;
@@ -150,8 +152,9 @@ struct Subscriber::Impl {
     // The broker keeps subscriptions of a persistent session, but a new
     // session (first start, broker lost its state) has none: always renew.
     try {
-      auto topics = ::mqtt::string_collection::create({"sensors/+/telemetry", "sensors/+/status"});
-      client.subscribe(topics, ::mqtt::iasync_client::qos_collection{kQos, kQos}, nullptr,
+      auto topics = ::mqtt::string_collection::create(
+          {"sensors/+/telemetry", "sensors/+/status", "devices/+/commands/ack"});
+      client.subscribe(topics, ::mqtt::iasync_client::qos_collection{kQos, kQos, kQos}, nullptr,
                        subscribe_log);
     } catch (const ::mqtt::exception& e) {
       spdlog::error("mqtt: subscribe failed: {}", e.what());
@@ -191,6 +194,7 @@ struct Subscriber::Impl {
       try {
         client.publish(o.topic, o.payload.data(), o.payload.size(), o.qos, o.retained, nullptr,
                        publish_log);
+        if (o.on_published) o.on_published();
       } catch (const std::exception& e) {
         publish_dropped.inc();
         spdlog::warn("mqtt: publish to {} failed: {}", o.topic, e.what());
@@ -255,12 +259,12 @@ void Subscriber::stop() {
 bool Subscriber::connected() const noexcept { return impl_->connected.load(); }
 
 bool Subscriber::publish(const std::string& topic, const std::string& payload, int qos,
-                         bool retained) {
+                         bool retained, std::function<void()> on_published) {
   Impl& s = *impl_;
   {
     std::lock_guard lk(s.mu);
     if (s.outgoing.size() < kMaxOutgoing) {
-      s.outgoing.push_back({topic, payload, qos, retained});
+      s.outgoing.push_back({topic, payload, qos, retained, std::move(on_published)});
       s.cv.notify_all();
       return true;
     }

@@ -111,6 +111,24 @@ void Hub::publish_alert(core::TenantId tenant, const nlohmann::json& alert) {
   deliver_all(index.alerts, text);
 }
 
+void Hub::publish_event(core::TenantId tenant, const alerts::AlertEvent& event) {
+  const auto it = state_->tenants.find(tenant);
+  if (it == state_->tenants.end() || it->second.alerts.empty()) return;
+  const nlohmann::json frame = {{"seq", state_->next_seq()},
+                                {"type", "alert_event"},
+                                {"alert_id", event.alert_id},
+                                {"event", alerts::to_json(event)}};
+  deliver_all(it->second.alerts,
+              share(frame.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+}
+
+void Hub::publish(const commands::Command& command) {
+  const auto it = state_->tenants.find(command.tenant);
+  if (it == state_->tenants.end() || it->second.commands.empty()) return;
+  deliver_all(it->second.commands,
+              share(object_frame(state_->next_seq(), "command", commands::to_json(command))));
+}
+
 void Hub::publish_job(core::TenantId tenant, const nlohmann::json& job) {
   const auto it = state_->tenants.find(tenant);
   if (it == state_->tenants.end() || it->second.jobs.empty()) return;

@@ -24,6 +24,7 @@ SessionSet* topic_set(TenantIndex& index, std::string_view topic, bool& known) {
   if (topic == "alerts") return &index.alerts;
   if (topic == "devices") return &index.devices;
   if (topic == "jobs") return &index.jobs;
+  if (topic == "commands") return &index.commands;
   if (topic == "readings:*") return &index.all_readings;
   known = topic.starts_with(kReadingsPrefix) &&
           core::valid_device_id(topic.substr(kReadingsPrefix.size()));

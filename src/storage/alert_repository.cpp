@@ -13,12 +13,9 @@ namespace {
 
 const std::string kSelectSql = std::string("SELECT ") + kAlertColumnsSql + " FROM alerts ";
 
-/// `alert_events.kind` (its CHECK constraint names the same five kinds).
+/// `alert_events.kind` (its CHECK constraint names the same kinds).
 alerts::EventKind event_kind(const std::string& s) {
-  using K = alerts::EventKind;
-  for (K k : {K::opened, K::updated, K::acknowledged, K::resolved, K::escalated})
-    if (alerts::to_string(k) == s) return k;
-  return K::opened;
+  return alerts::parse_event_kind(s).value_or(alerts::EventKind::opened);
 }
 
 }  // namespace

@@ -54,14 +54,6 @@ alerts::Alert alert_from(const json& j) {
   return a;
 }
 
-std::optional<alerts::EventKind> parse_kind(std::string_view s) {
-  for (auto k : {alerts::EventKind::opened, alerts::EventKind::updated, alerts::EventKind::acknowledged,
-                 alerts::EventKind::resolved, alerts::EventKind::escalated}) {
-    if (alerts::to_string(k) == s) return k;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::string encode_alert_ops(const std::vector<AlertOp>& ops) {
@@ -76,10 +68,28 @@ std::string encode_alert_ops(const std::vector<AlertOp>& ops) {
                      {"actor", e->actor},
                      {"at", e->at},
                      {"detail", e->detail}});
-    } else {
-      const auto& s = std::get<SnapshotOp>(op);
-      out.push_back({{"op", "snapshot"}, {"taken_at", snapshot_taken_at(s)}, {"body", snapshot_body(s)}});
+    } else if (const auto* s = std::get_if<SnapshotOp>(&op)) {
+      out.push_back({{"op", "snapshot"}, {"taken_at", snapshot_taken_at(*s)}, {"body", snapshot_body(*s)}});
+    } else if (const auto* c = std::get_if<commands::Command>(&op)) {
+      json j = commands::to_record_json(*c);
+      j["op"] = "command";
+      out.push_back(std::move(j));
+    } else if (const auto* ce = std::get_if<commands::CommandEvent>(&op)) {
+      out.push_back({{"op", "command_event"},
+                     {"command_id", ce->command_id},
+                     {"status", ce->status},
+                     {"at", ce->at},
+                     {"detail", ce->detail}});
+    } else if (const auto* jb = std::get_if<jobs::Job>(&op)) {
+      json j = jobs::to_record_json(*jb);
+      j["op"] = "job";
+      out.push_back(std::move(j));
+    } else if (const auto* it = std::get_if<jobs::JobItem>(&op)) {
+      json j = jobs::to_record_json(*it);
+      j["op"] = "job_item";
+      out.push_back(std::move(j));
     }
+    // A PublishOp is not kept: AlertStore::spill counts it as skipped.
   }
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -95,13 +105,30 @@ bool decode_alert_ops(std::string_view payload, std::vector<AlertOp>& out) {
       } else if (op == "event") {
         alerts::AlertEvent e;
         e.alert_id = j.at("alert_id").get<alerts::AlertId>();
-        const auto kind = parse_kind(j.at("kind").get<std::string>());
+        const auto kind = alerts::parse_event_kind(j.at("kind").get<std::string>());
         if (!kind) return false;
         e.kind = *kind;
         e.actor = j.at("actor").get<std::string>();
         e.at = j.at("at").get<core::Micros>();
         e.detail = j.at("detail").get<std::string>();
         out.emplace_back(std::move(e));
+      } else if (op == "command") {
+        auto c = commands::command_from_record(j);
+        if (!c) return false;
+        out.emplace_back(std::move(*c));
+      } else if (op == "command_event") {
+        out.emplace_back(commands::CommandEvent{j.at("command_id").get<std::string>(),
+                                                j.at("status").get<std::string>(),
+                                                j.at("at").get<core::Micros>(),
+                                                j.at("detail").get<std::string>()});
+      } else if (op == "job") {
+        auto jb = jobs::job_from_record(j);
+        if (!jb) return false;
+        out.emplace_back(std::move(*jb));
+      } else if (op == "job_item") {
+        auto it = jobs::item_from_record(j);
+        if (!it) return false;
+        out.emplace_back(std::move(*it));
       } else if (op == "snapshot") {
         out.emplace_back(SnapshotOp{nullptr, j.at("taken_at").get<core::Micros>(),
                                     j.at("body").get<std::string>()});

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/alert_spill.hpp"
+#include "storage/control_rows.hpp"
 #include "storage/spill_file.hpp"
 
 namespace peregrine::storage {
@@ -46,6 +47,7 @@ constexpr const char* kUpsertAlert =
     "resolved_by = EXCLUDED.resolved_by, updated_at = EXCLUDED.updated_at";
 
 void write_op(pqxx::work& w, const AlertOp& op) {
+  if (std::holds_alternative<PublishOp>(op) || write_control_op(w, op)) return;
   if (const auto* a = std::get_if<alerts::Alert>(&op)) {
     const auto ack_at = micros(a->acknowledged_at);
     const auto ack_by = text_if(a->acknowledged_at.has_value(), a->acknowledged_by);
@@ -74,17 +76,28 @@ void write_op(pqxx::work& w, const AlertOp& op) {
 /// Latest content of each alert moved to its first upsert in the batch; the
 /// later upserts and all but the newest snapshot removed. Events stay in place:
 /// the first upsert precedes every event of that alert, so the row exists.
+/// The same holds for commands, jobs and job items: each row is upserted once,
+/// at its first position, which precedes every event and item that refers to it.
 void coalesce(std::vector<AlertOp>& batch) {
-  std::unordered_map<alerts::AlertId, std::size_t> first;
+  std::unordered_map<std::string, std::size_t> first;  // "a<id>", "c<uuid>", "j<id>", "i<job>.<seq>"
   std::size_t last_snapshot = batch.size();
   std::vector<bool> drop(batch.size(), false);
+  const auto upsert_at = [&](std::string key, std::size_t i, auto* row) {
+    auto [it, inserted] = first.emplace(std::move(key), i);
+    if (!inserted) {
+      batch[it->second] = std::move(*row);
+      drop[i] = true;
+    }
+  };
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (auto* a = std::get_if<alerts::Alert>(&batch[i])) {
-      auto [it, inserted] = first.emplace(a->id, i);
-      if (!inserted) {
-        batch[it->second] = std::move(*a);
-        drop[i] = true;
-      }
+      upsert_at("a" + std::to_string(a->id), i, a);
+    } else if (auto* c = std::get_if<commands::Command>(&batch[i])) {
+      upsert_at("c" + c->id, i, c);
+    } else if (auto* j = std::get_if<jobs::Job>(&batch[i])) {
+      upsert_at("j" + std::to_string(j->id), i, j);
+    } else if (auto* it = std::get_if<jobs::JobItem>(&batch[i])) {
+      upsert_at("i" + std::to_string(it->job_id) + "." + std::to_string(it->seq), i, it);
     } else if (std::holds_alternative<SnapshotOp>(batch[i])) {
       if (last_snapshot < batch.size()) drop[last_snapshot] = true;
       last_snapshot = i;
@@ -103,19 +116,29 @@ std::string describe(const AlertOp& op) {
   if (const auto* a = std::get_if<alerts::Alert>(&op)) return "alert " + std::to_string(a->id);
   if (const auto* e = std::get_if<alerts::AlertEvent>(&op))
     return std::string(alerts::to_string(e->kind)) + " event of alert " + std::to_string(e->alert_id);
+  if (const auto* c = std::get_if<commands::Command>(&op)) return "command " + c->id;
+  if (const auto* c = std::get_if<commands::CommandEvent>(&op)) return "event of command " + c->command_id;
+  if (const auto* j = std::get_if<jobs::Job>(&op)) return "job " + std::to_string(j->id);
+  if (const auto* i = std::get_if<jobs::JobItem>(&op)) return "item of job " + std::to_string(i->job_id);
+  if (const auto* p = std::get_if<PublishOp>(&op)) return "publish to " + p->topic;
   return "engine snapshot";
 }
 
+using Publish = std::function<void(const PublishOp&)>;
+
 /// Writes the batch in one transaction; on a data error, op by op, giving
-/// up (counted, logged) only on the ops PostgreSQL rejects. Throws on a lost
+/// up (counted, logged) only on the ops PostgreSQL rejects. Publishes run
+/// after the commit of everything before them. Throws on a lost
 /// connection, with the ops already committed removed from `batch`.
 void write(pqxx::connection& conn, std::vector<AlertOp>& batch, metrics::Counter& written,
-           metrics::Counter& errors, metrics::Counter& lost) {
+           metrics::Counter& errors, metrics::Counter& lost, const Publish& publish) {
   try {
     pqxx::work w(conn);
     for (const auto& op : batch) write_op(w, op);
     w.commit();
     written.inc(batch.size());
+    for (const auto& op : batch)
+      if (const auto* p = std::get_if<PublishOp>(&op)) publish(*p);
     return;
   } catch (const pqxx::broken_connection&) {
     throw;
@@ -128,6 +151,7 @@ void write(pqxx::connection& conn, std::vector<AlertOp>& batch, metrics::Counter
       write_op(w, batch[i]);
       w.commit();
       written.inc();
+      if (const auto* p = std::get_if<PublishOp>(&batch[i])) publish(*p);
     } catch (const pqxx::broken_connection&) {
       batch.erase(batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(i));
       throw;
@@ -165,7 +189,15 @@ AlertStore::AlertStore(PgTarget target, metrics::Registry& metrics, AlertStoreOp
       spilled_(metrics.counter("peregrine_alert_store_spilled_total",
                                "Alert rows, events and snapshots spilled to disk while PostgreSQL was away")),
       replayed_(metrics.counter("peregrine_alert_store_replayed_total",
-                                "Spilled alert rows, events and snapshots written back to PostgreSQL")) {
+                                "Spilled alert rows, events and snapshots written back to PostgreSQL")),
+      publish_skipped_ended_(metrics.counter(
+          "peregrine_alert_store_publish_skipped_total",
+          "Deferred command publishes not done: the command ended before its row was committed "
+          "(ended), or the batch was spilled while PostgreSQL was away (spilled; the command then "
+          "times out)",
+          {{"reason", "ended"}})),
+      publish_skipped_spilled_(metrics.counter("peregrine_alert_store_publish_skipped_total", "",
+                                               {{"reason", "spilled"}})) {
   if (opts_.spill_dir.empty()) return;
   std::string error;
   spill_ = SpillFile::open(opts_.spill_dir, opts_.spill_max_bytes, error);
@@ -178,9 +210,14 @@ bool AlertStore::spill(const std::vector<AlertOp>& batch) {
   if (!spill_ || batch.empty()) return false;
   std::string error;
   switch (spill_->append_bytes(encode_alert_ops(batch), error)) {
-    case SpillFile::Append::ok:
-      spilled_.inc(batch.size());
+    case SpillFile::Append::ok: {
+      // A publish cannot wait on disk: by replay its command has timed out.
+      const auto publishes = static_cast<std::uint64_t>(std::count_if(
+          batch.begin(), batch.end(), [](const AlertOp& op) { return std::holds_alternative<PublishOp>(op); }));
+      publish_skipped_spilled_.inc(publishes);
+      spilled_.inc(batch.size() - publishes);
       return true;
+    }
     case SpillFile::Append::full:
       spdlog::error("alert store: spill full ({} ops stay in memory)", batch.size());
       return false;
@@ -204,7 +241,7 @@ void AlertStore::write_spilled(pqxx::connection& conn) {
       spdlog::error("alert store: a spill record is not an alert batch; skipped");
     } else {
       const std::size_t n = ops.size();
-      write(conn, ops, written_, errors_, lost_);  // throws while PostgreSQL is away
+      write(conn, ops, written_, errors_, lost_, [](const PublishOp&) {});  // throws while PostgreSQL is away
       replayed_.inc(n);
     }
     if (!spill_->commit(error)) spdlog::error("alert store: cannot record spill progress: {}", error);
@@ -262,7 +299,15 @@ void AlertStore::run() {
     try {
       if (!conn) conn = connect(target_, Scope::all());
       write_spilled(*conn);  // older than anything in memory
-      if (!batch.empty()) write(*conn, batch, written_, errors_, lost_);
+      if (!batch.empty()) {
+        write(*conn, batch, written_, errors_, lost_, [this](const PublishOp& p) {
+          if (p.cancelled && p.cancelled->load()) {
+            publish_skipped_ended_.inc();
+          } else if (publisher_) {
+            publisher_(p.topic, p.payload);
+          }
+        });
+      }
       ok = true;
     } catch (const std::exception& e) {
       errors_.inc();

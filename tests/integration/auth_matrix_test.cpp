@@ -53,6 +53,21 @@ const std::vector<Row> kRoutes = {
     {"GET", "/api/v1/devices/{id}/readings", "viewer", "metric=co"},
     {"POST", "/api/v1/devices/{id}/token", "admin", "{}"},
     {"POST", "/api/v1/devices/{id}/telemetry", "device", R"({"co":1})"},
+    {"POST", "/api/v1/devices/bulk", "admin", "[]"},
+    // Commands and groups: operators act, admins manage groups, viewers read.
+    {"POST", "/api/v1/devices/{id}/commands", "operator", R"({"name":"matrix_probe"})"},
+    {"GET", "/api/v1/devices/{id}/commands", "viewer", ""},
+    {"GET", "/api/v1/devices/{id}/commands/{cid}", "viewer", ""},
+    {"GET", "/api/v1/groups", "viewer", ""},
+    {"POST", "/api/v1/groups", "admin", "{}"},
+    {"GET", "/api/v1/groups/{id}", "viewer", ""},
+    {"PATCH", "/api/v1/groups/{id}", "admin", R"({"name":"renamed-by-matrix"})"},
+    {"DELETE", "/api/v1/groups/{id}", "admin", ""},
+    {"POST", "/api/v1/groups/{id}/commands", "operator", R"({"name":"matrix_probe"})"},
+    // Jobs.
+    {"GET", "/api/v1/jobs", "viewer", ""},
+    {"GET", "/api/v1/jobs/{id}", "viewer", ""},
+    {"POST", "/api/v1/jobs/{id}/cancel", "operator", "{}"},
     // Rules.
     {"GET", "/api/v1/rules", "viewer", ""},
     {"POST", "/api/v1/rules", "admin", "{}"},
@@ -208,6 +223,20 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
   ASSERT_GT(alert_id, 0) << "the rule opened no alert for co=80 within 20 s";
   ASSERT_TRUE(wait_rows(1, dev));
 
+  // Tenant A's group (with the device), a command to the device and a job
+  // (a batch command to the group).
+  const auto group = call("POST", "/api/v1/groups", root,
+                          json{{"name", "tenant-a-secret-group"}, {"device_ids", {dev}}}.dump());
+  ASSERT_EQ(group.status, 201) << group.body;
+  const std::int64_t group_id = group.json().value("id", std::int64_t{0});
+  const auto command = call("POST", "/api/v1/devices/" + dev + "/commands", root, R"({"name":"probe"})");
+  ASSERT_EQ(command.status, 201) << command.body;
+  const std::string command_id = command.json().value("id", "");
+  const auto batch = call("POST", "/api/v1/groups/" + std::to_string(group_id) + "/commands", root,
+                          R"({"name":"probe"})");
+  ASSERT_EQ(batch.status, 202) << batch.body;
+  const std::int64_t job_id = batch.json().value("id", std::int64_t{0});
+
   // Tenant A's audit entries (the user, device and rule creations at least).
   const auto audit_a = call("GET", "/api/v1/audit?tenant_id=" + std::to_string(tenant_a), root);
   ASSERT_EQ(audit_a.status, 200) << audit_a.body;
@@ -220,11 +249,12 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
   // allowed caller of A changes, so the matrix leaves A's objects intact).
   const std::map<std::string, json> real_ids = {
       {"devices", dev},          {"rules", rule_id},       {"alerts", alert_id},
-      {"users", viewer_id},      {"tenants", tenant_a},    {"audit", *audit_a_ids.begin()}};
+      {"users", viewer_id},      {"tenants", tenant_a},    {"audit", *audit_a_ids.begin()},
+      {"groups", group_id},      {"commands", command_id}, {"jobs", job_id}};
   const std::map<std::string, std::string> missing_ids = {{"devices", "no-such-device"}};
   // The real ids are real: tenant A's superadmin reads every one.
   for (const auto& [coll, id] : real_ids) {
-    if (coll == "audit") continue;  // no GET /audit/{id} today
+    if (coll == "audit" || coll == "commands") continue;  // no GET /audit/{id}; commands are under devices
     const auto r = call("GET", "/api/v1/" + coll + "/" + json_text(id), root);
     EXPECT_EQ(r.status, 200) << coll << " " << json_text(id) << ": " << r.body;
   }
@@ -337,6 +367,7 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
       if (c.other_tenant) {
         EXPECT_EQ(r.body.find("tenant-a-secret-name"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("tenant-a-secret-rule"), std::string::npos) << where;
+        EXPECT_EQ(r.body.find("tenant-a-secret-group"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("viewer@a.example"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("operator@a.example"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("admin@a.example"), std::string::npos) << where;

@@ -17,7 +17,9 @@ namespace peregrine::alerts {
 using AlertId = std::int64_t;
 
 enum class AlertState : std::uint8_t { active, acknowledged, resolved };
-enum class EventKind : std::uint8_t { opened, updated, acknowledged, resolved, escalated };
+/// `action`: a step of a rule action (a command sent, acked, timed out, a
+/// fallback run), with what happened in `detail`.
+enum class EventKind : std::uint8_t { opened, updated, acknowledged, resolved, escalated, action };
 
 struct Alert {
   AlertId id = 0;
@@ -55,6 +57,7 @@ struct AlertEvent {
 std::string_view to_string(AlertState s) noexcept;
 std::string_view to_string(EventKind k) noexcept;
 std::optional<AlertState> parse_alert_state(std::string_view s) noexcept;
+std::optional<EventKind> parse_event_kind(std::string_view s) noexcept;
 
 /// CONTRACT.md Alert JSON (RFC 3339 times, nulls for unset), plus `count`,
 /// `updated_at` and `tenant_id`.

@@ -40,6 +40,8 @@ class AlertFrames {
  public:
   virtual ~AlertFrames() = default;
   virtual void publish(const Alert& alert) = 0;
+  /// An `action` event of an alert (`{"type":"alert_event", …}`).
+  virtual void publish_event(core::TenantId tenant, const AlertEvent& event) = 0;
 };
 
 /// What an action may do to alerts. Changes are applied later on the loop,
@@ -49,6 +51,13 @@ class AlertControl {
   virtual ~AlertControl() = default;
   virtual void escalate_later(AlertId id, rules::Severity to, std::string actor,
                               std::string detail) = 0;
+  /// Records a step of a rule action as an `action` event of the alert:
+  /// its row and its frame.
+  virtual void record_action(AlertId id, core::TenantId tenant, std::string detail) = 0;
+  /// Runs `actions` (a command's `on_timeout`) later on the loop, through the
+  /// same executors as an opening's actions: for the open alert when it is
+  /// still open, else for `alert` as given (its id, tenant and device).
+  virtual void run_actions_later(Alert alert, nlohmann::json actions, std::string why) = 0;
 };
 
 /// Runs one type of rule action (CONTRACT.md "Actions") when an alert opens.

@@ -60,6 +60,9 @@ class Service final : private AlertObserver, private AlertControl, public rules:
   rules::Engine& engine() noexcept { return engine_; }
   Manager& manager() noexcept { return manager_; }
   const core::Clock& clock() const noexcept { return clock_; }
+  /// What rule actions may do to alerts (for executors that act later, such
+  /// as a command's fallback).
+  AlertControl& control() noexcept { return *this; }
 
   // rules::ReadingHook (the ingest path)
   void on_sample(const rules::Sample& s) override;
@@ -68,7 +71,9 @@ class Service final : private AlertObserver, private AlertControl, public rules:
  private:
   void on_alert(const Alert& alert, const AlertEvent& event, const rules::Rule* rule) override;
   void escalate_later(AlertId id, rules::Severity to, std::string actor, std::string detail) override;
-  void run_actions(const Alert& alert, const rules::Rule& rule);
+  void record_action(AlertId id, core::TenantId tenant, std::string detail) override;
+  void run_actions_later(Alert alert, nlohmann::json actions, std::string why) override;
+  void run_actions(const Alert& alert, const nlohmann::json& actions);
   void rearm();
   void on_deadline();
   void flush_dirty();

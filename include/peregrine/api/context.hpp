@@ -44,7 +44,17 @@ struct Context {
   auth::MqttAccounts* mqtt_accounts = nullptr;
   /// ingest::Pipeline::remove_device (loop thread only). Wired by the app.
   std::function<bool(std::string_view device)> remove_device;
+  /// rules::Engine::rescope (loop thread only): after a device's groups
+  /// changed in the registry. Wired by the app.
+  std::function<void(const devices::Device&)> rescope;
 };
+
+/// After a membership change committed: sets the device's groups in the
+/// registry and re-binds its rules at once (loop thread).
+void apply_groups(Context& ctx, std::string_view device, std::vector<std::int64_t> groups);
+/// The same for a group's members that joined or left it.
+void apply_membership(Context& ctx, std::int64_t group, const std::vector<std::string>& joined,
+                      const std::vector<std::string>& left);
 
 /// The caller's tenant: the authenticated principal's (a superadmin may act
 /// in another with `X-Peregrine-Tenant: <id>`). Throws Problem 401 when the
@@ -55,6 +65,9 @@ core::TenantId caller_tenant(const http::Request& req);
 void add_health_routes(http::Router& router, Context& ctx);
 /// `/api/v1/devices…` reads: list, one, live state, readings.
 void add_device_routes(http::Router& router, Context& ctx);
+/// `/api/v1/groups…`: list and read (viewer), create, patch, delete (admin).
+void add_group_routes(http::Router& router, Context& ctx);
+
 
 /// `/api/v1/auth/login|refresh|logout|me` (login, refresh and logout are
 /// public) and `GET /api/v1/routes` (superadmin: the route table with access levels).

@@ -37,7 +37,12 @@ class Pipeline {
            ReadingStore& store, LiveStateSink& live, RealtimeSink& realtime,
            rules::ReadingHook& rules, metrics::Registry& metrics);
 
-  /// An MQTT message. `payload` must have kPayloadPadding spare capacity.
+  /// Presence changes and device replies go here from now on (may be null).
+  void set_device_events(DeviceEvents* events) noexcept { events_ = events; }
+
+  /// An MQTT message: `sensors/{id}/telemetry|status` or
+  /// `devices/{id}/commands/ack`. `payload` must have kPayloadPadding spare
+  /// capacity.
   void on_mqtt(std::string_view topic, const std::string& payload, core::Micros arrival_us,
                std::int64_t arrival_ns);
 
@@ -71,6 +76,7 @@ class Pipeline {
   IngestOutcome telemetry(std::string_view device, const std::string& payload,
                           core::Micros arrival_us, std::int64_t arrival_ns);
   IngestOutcome status(std::string_view device, std::string_view payload, core::Micros arrival_us);
+  void device_reply(std::string_view topic, std::string_view rest, const std::string& payload);
   devices::Device* resolve_device(std::string_view id, core::Micros now_us, RejectReason& why);
   void accept(devices::Device& dev, const core::Reading& r, std::int64_t arrival_ns);
 
@@ -81,6 +87,7 @@ class Pipeline {
   LiveStateSink& live_;
   RealtimeSink& realtime_;
   rules::ReadingHook& rules_;
+  DeviceEvents* events_ = nullptr;
   TelemetryDecoder decoder_;
   DecodedTelemetry decoded_;
   std::vector<StoredRow> rows_;  // reused per message

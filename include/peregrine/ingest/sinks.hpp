@@ -61,4 +61,15 @@ class RealtimeSink {
   virtual void publish_presence(core::TenantId tenant, std::string_view device, bool online) = 0;
 };
 
+/// What devices tell the server besides readings: presence changes and
+/// replies on `devices/{id}/…` topics (the command service takes them).
+class DeviceEvents {
+ public:
+  virtual ~DeviceEvents() = default;
+  /// The device went online or offline (status topic, or a reading).
+  virtual void on_presence(const devices::Device& device, bool online) = 0;
+  /// A `devices/{id}/commands/ack` payload of a known device.
+  virtual void on_command_ack(const devices::Device& device, std::string_view payload) = 0;
+};
+
 }  // namespace peregrine::ingest

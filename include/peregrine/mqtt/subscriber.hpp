@@ -1,7 +1,8 @@
 #pragma once
 /// The MQTT intake (Eclipse Paho C++): a fixed client id with a persistent
 /// session (clean session off) and QoS 1 subscriptions to
-/// `sensors/+/telemetry` and `sensors/+/status`, so the broker keeps what
+/// `sensors/+/telemetry`, `sensors/+/status` and `devices/+/commands/ack`,
+/// so the broker keeps what
 /// arrives while Peregrine is away; reconnects with back-off. Paho's callback
 /// thread only copies (topic, padded payload) and hands it to `on_message`,
 /// which must post to the event loop and return; payloads above the limit are
@@ -57,8 +58,10 @@ class Subscriber {
   /// for a thread of the subscriber (dropped with a warning past 10 000).
   /// False when dropped because the queue is full; every drop (also a
   /// publish Paho refuses or fails later) counts in
-  /// peregrine_mqtt_publish_dropped_total.
-  bool publish(const std::string& topic, const std::string& payload, int qos, bool retained);
+  /// peregrine_mqtt_publish_dropped_total. `on_published` runs on the
+  /// publishing thread once Paho took the message.
+  bool publish(const std::string& topic, const std::string& payload, int qos, bool retained,
+               std::function<void()> on_published = {});
 
  private:
   struct Impl;

@@ -24,6 +24,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <peregrine/alerts/ports.hpp>
+#include <peregrine/commands/ports.hpp>
 #include <peregrine/http/router.hpp>
 #include <peregrine/http/server.hpp>
 #include <peregrine/ingest/sinks.hpp>
@@ -55,7 +56,9 @@ struct WsAuth {
 using WsAuthenticator =
     std::function<WsAuth(std::string_view token, std::optional<core::TenantId> requested)>;
 
-class Hub final : public ingest::RealtimeSink, public alerts::AlertFrames {
+class Hub final : public ingest::RealtimeSink,
+                  public alerts::AlertFrames,
+                  public commands::CommandFrames {
  public:
   Hub(boost::asio::io_context& ioc, HubOptions opts, metrics::Registry& metrics);
   ~Hub() override;
@@ -92,8 +95,14 @@ class Hub final : public ingest::RealtimeSink, public alerts::AlertFrames {
   void publish_alert(core::TenantId tenant, const nlohmann::json& alert);
   /// alerts::AlertFrames: publish_alert(alert.tenant, alerts::to_json(alert)).
   void publish(const alerts::Alert& alert) override;
+  /// alerts::AlertFrames: `{"type":"alert_event","alert_id":…,"event":{…}}`
+  /// (a rule action's step) to the tenant's `alerts` subscribers; not replayed.
+  void publish_event(core::TenantId tenant, const alerts::AlertEvent& event) override;
   /// `{"type":"job","job":{…}}` to the tenant's `jobs` subscribers.
   void publish_job(core::TenantId tenant, const nlohmann::json& job);
+  /// commands::CommandFrames: `{"type":"command","command":{…}}` to the
+  /// tenant's `commands` subscribers.
+  void publish(const commands::Command& command) override;
 
   /// Closes every session (1001 going away).
   void close_all();

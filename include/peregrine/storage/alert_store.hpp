@@ -1,7 +1,11 @@
 #pragma once
-/// Persists the alert lifecycle (the alerts service's AlertLog): a dedicated thread with its own PostgreSQL
-/// connection writes the alert rows, their `alert_events` and the engine
-/// snapshot (migrations/0002_rules_alerts.sql). The event loop enqueues
+/// Persists the alert lifecycle and what alerts and operators set in motion:
+/// the alerts service's AlertLog, the command service's CommandLog and the
+/// job service's JobLog, in one ordered log. A dedicated thread with its own
+/// PostgreSQL connection writes the alert rows, their `alert_events`, the
+/// engine snapshot (migrations/0002_rules_alerts.sql), commands and their
+/// events, jobs and their items (0008). Deferred command publishes run on
+/// that thread once the rows before them are committed. The event loop enqueues
 /// without blocking (a mutex held for a push); the thread takes everything
 /// queued as one batch, in order, in one transaction. Repeated upserts of
 /// one alert within a batch are coalesced into its first position (the
@@ -18,6 +22,7 @@
 /// called before the event loop runs.
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -31,6 +36,8 @@
 
 #include <peregrine/alerts/alert.hpp>
 #include <peregrine/alerts/ports.hpp>
+#include <peregrine/commands/ports.hpp>
+#include <peregrine/jobs/service.hpp>
 #include <peregrine/core/worker_thread.hpp>
 #include <peregrine/metrics/registry.hpp>
 #include <peregrine/rules/rule.hpp>
@@ -59,7 +66,27 @@ struct AlertStoreOptions {
   std::string spill_dir;
   std::uint64_t spill_max_bytes = 256ull << 20;
 };
-using AlertOp = std::variant<alerts::Alert, alerts::AlertEvent, SnapshotOp>;
+/// A command publish that waits for the rows before it (CommandLog::publish_after_save).
+struct PublishOp {
+  std::string topic, payload;
+  commands::CancelFlag cancelled;
+};
+using AlertOp = std::variant<alerts::Alert, alerts::AlertEvent, SnapshotOp, commands::Command,
+                             commands::CommandEvent, jobs::Job, jobs::JobItem, PublishOp>;
+
+/// What the command service starts from: pending commands, and the action
+/// runs among them whose fallback already ran (a command of the run ended
+/// without `ok`). Blocking; any thread (start-up).
+struct CommandStartState {
+  std::vector<commands::Command> pending;
+  std::vector<std::string> fallen_back_runs;
+};
+CommandStartState load_command_state(const PgTarget& target);
+/// Running jobs, their items that are pending commands, and the next job id.
+jobs::JobStartState load_job_state(const PgTarget& target);
+/// Columns of a `commands` row for command_from_row.
+extern const char* const kCommandColumnsSql;
+commands::Command command_from_row(const pqxx::row& row);
 
 /// What the alerts service starts from: enabled rules, open alerts, the
 /// next alert id and the latest engine_snapshots.body. Blocking; throws on
@@ -89,7 +116,7 @@ inline constexpr const char* kAlertColumnsSql =
 /// An `alerts` row selected with kAlertColumnsSql.
 alerts::Alert alert_from_row(const pqxx::row& row);
 
-class AlertStore final : public alerts::AlertLog {
+class AlertStore final : public alerts::AlertLog, public commands::CommandLog, public jobs::JobLog {
  public:
   /// Registers peregrine_alert_store_* in `metrics` (which must outlive it).
   AlertStore(PgTarget target, metrics::Registry& metrics, AlertStoreOptions opts = {});
@@ -116,6 +143,22 @@ class AlertStore final : public alerts::AlertLog {
     enqueue(SnapshotOp{std::make_shared<const alerts::Snapshot>(std::move(snapshot)), 0, {}});
   }
 
+  // commands::CommandLog
+  void save(const commands::Command& c) override { enqueue(c); }
+  void save(const commands::CommandEvent& e) override { enqueue(e); }
+  void publish_after_save(std::string topic, std::string payload,
+                          commands::CancelFlag cancelled) override {
+    enqueue(PublishOp{std::move(topic), std::move(payload), std::move(cancelled)});
+  }
+  // jobs::JobLog
+  void save(const jobs::Job& j) override { enqueue(j); }
+  void save(const jobs::JobItem& i) override { enqueue(i); }
+
+  /// Where deferred publishes go (the MQTT client; any thread). Before start().
+  void set_publisher(std::function<bool(const std::string& topic, const std::string& payload)> fn) {
+    publisher_ = std::move(fn);
+  }
+
   std::size_t queue_depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
 
  private:
@@ -135,6 +178,9 @@ class AlertStore final : public alerts::AlertLog {
   metrics::Counter& lost_;
   metrics::Counter& spilled_;
   metrics::Counter& replayed_;
+  std::function<bool(const std::string&, const std::string&)> publisher_;
+  metrics::Counter& publish_skipped_ended_;
+  metrics::Counter& publish_skipped_spilled_;
   std::vector<AlertOp> pending_;  // guarded by worker_.mutex()
   std::atomic<std::size_t> depth_{0};
   core::WorkerThread worker_;

@@ -5,7 +5,9 @@
 
 #include <peregrine/storage/alert_repository.hpp>
 #include <peregrine/storage/audit_repository.hpp>
+#include <peregrine/storage/command_repository.hpp>
 #include <peregrine/storage/device_repository.hpp>
+#include <peregrine/storage/group_repository.hpp>
 #include <peregrine/storage/rule_repository.hpp>
 #include <peregrine/storage/session_repository.hpp>
 #include <peregrine/storage/tenant_repository.hpp>
@@ -18,7 +20,7 @@ class QueryPool;
 struct Repositories {
   explicit Repositories(QueryPool& pool)
       : audit(pool), tenants(pool), users(pool), sessions(pool), devices(pool), rules(pool),
-        alerts(pool) {}
+        alerts(pool), groups(pool), commands(pool) {}
 
   AuditRepository audit;
   TenantRepository tenants;
@@ -27,6 +29,8 @@ struct Repositories {
   DeviceRepository devices;
   RuleRepository rules;
   AlertRepository alerts;
+  GroupRepository groups;
+  CommandRepository commands;
 };
 
 }  // namespace peregrine::storage

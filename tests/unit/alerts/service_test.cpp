@@ -23,6 +23,9 @@ struct Recorder final : AlertLog, AlertFrames {
   std::vector<Alert> rows;
   std::vector<Snapshot> snapshots;
   void publish(const Alert& a) override { order.push_back("frame:" + std::string(to_string(a.state))); }
+  void publish_event(core::TenantId, const AlertEvent& e) override {
+    order.push_back("frame-event:" + e.detail);
+  }
   void save(const Alert& a) override {
     order.push_back("row:" + std::string(to_string(a.state)));
     rows.push_back(a);

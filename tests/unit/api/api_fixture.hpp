@@ -43,7 +43,7 @@ class ApiTest : public storage::testing::PgTest {
         cache::parse_redis_url(redis && *redis ? redis : "redis://127.0.0.1:6379/0").value());
     pool_ = std::make_unique<storage::QueryPool>(target(), 2, 4, &metrics_);
     repos_ = std::make_unique<storage::Repositories>(*pool_);
-    ctx_ = std::make_unique<Context>(Context{registry_, *repos_, *state_, metrics_, {}, {}, {}, nullptr, {}});
+    ctx_ = std::make_unique<Context>(Context{registry_, *repos_, *state_, metrics_, {}, {}, {}, nullptr, {}, {}});
   }
   void TearDown() override {
     if (pool_) pool_->stop();
