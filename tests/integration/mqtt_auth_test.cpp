@@ -85,9 +85,13 @@ class Login {
     }
   }
   std::optional<std::string> next_topic(std::chrono::milliseconds timeout) {
+    const auto m = next_message(timeout);
+    return m ? std::optional<std::string>(m->topic) : std::nullopt;
+  }
+  std::optional<MqttMessage> next_message(std::chrono::milliseconds timeout) {
     mqtt::const_message_ptr msg;
     if (!client_.try_consume_message_for(&msg, timeout) || !msg) return std::nullopt;
-    return msg->get_topic();
+    return MqttMessage{msg->get_topic(), msg->get_payload_str()};
   }
 
  private:
@@ -153,6 +157,60 @@ TEST_F(MqttAuthTest, DevicesAreConfinedToTheirOwnTopics) {
   const std::string tok_a2 = rot.json()["token"];
   EXPECT_TRUE(eventually([&] { return Login(broker.url(), a, tok_a2).connected(); }, 10s));
   EXPECT_FALSE(Login(broker.url(), a, tok_a).connected());
+}
+
+// A device acks only its own commands: the broker drops an ack published
+// under another device's topic, and the server refuses (and counts) an ack
+// on the device's own topic that names another device's command.
+TEST_F(MqttAuthTest, ADeviceCannotAckAnotherDevicesCommand) {
+  AuthBroker broker;
+  ASSERT_TRUE(broker.ok()) << broker.log();
+  ASSERT_TRUE(start({{"PEREGRINE_MQTT_URL", broker.url()},
+                     {"PEREGRINE_MQTT_USERNAME", kBrokerUser},
+                     {"PEREGRINE_MQTT_PASSWORD", kBrokerPassword},
+                     {"PEREGRINE_MQTT_PASSWD_FILE", broker.passwd_file()},
+                     {"PEREGRINE_MQTT_RELOAD_PID_FILE", broker.pid_file()}}))
+      << broker.log();
+  const std::string root = root_token();
+  const std::string a = device("aa"), b = device("ab");
+  const auto ca = call("POST", "/api/v1/devices", root, json{{"id", a}}.dump());
+  const auto cb = call("POST", "/api/v1/devices", root, json{{"id", b}}.dump());
+  ASSERT_EQ(ca.status, 201) << ca.body;
+  ASSERT_EQ(cb.status, 201) << cb.body;
+  std::unique_ptr<Login> dev_a, dev_b;
+  ASSERT_TRUE(eventually([&] {
+    dev_b = std::make_unique<Login>(broker.url(), b, cb.json()["token"].get<std::string>());
+    return dev_b->connected();
+  }, 10s)) << broker.log();
+  dev_a = std::make_unique<Login>(broker.url(), a, ca.json()["token"].get<std::string>());
+  ASSERT_TRUE(dev_a->connected());
+  dev_b->subscribe("devices/" + b + "/commands");
+  dev_b->publish("sensors/" + b + "/status", "online");
+  ASSERT_TRUE(eventually([&] {
+    return call("GET", "/api/v1/devices/" + b, root).json().value("online", false);
+  }));
+
+  const auto sent = call("POST", "/api/v1/devices/" + b + "/commands", root, R"({"name":"open"})");
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  const std::string id = sent.json().value("id", "");
+  const auto got = dev_b->next_message(5s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(json::parse(got->payload).value("id", ""), id);
+
+  const std::string ok = json{{"id", id}, {"status", "ok"}}.dump();
+  dev_a->publish("devices/" + b + "/commands/ack", ok);  // dropped by the broker's ACL
+  dev_a->publish("devices/" + a + "/commands/ack", ok);  // reaches the server: refused
+  ASSERT_TRUE(eventually([&] {
+    return metric("peregrine_command_acks_total", {{"result", "wrong_device"}}) == 1;
+  })) << broker.log();
+  const auto still = call("GET", "/api/v1/devices/" + b + "/commands/" + id, root);
+  EXPECT_EQ(still.json().value("status", ""), "sent") << still.body;
+  EXPECT_EQ(metric("peregrine_command_acks_total", {{"result", "accepted"}}), 0);
+
+  dev_b->publish("devices/" + b + "/commands/ack", ok);
+  EXPECT_TRUE(eventually([&] {
+    return call("GET", "/api/v1/devices/" + b + "/commands/" + id, root).json().value("status", "") == "ok";
+  }));
 }
 
 }  // namespace
