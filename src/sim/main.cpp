@@ -1,7 +1,9 @@
 // peregrine-sim: load generator and demo fleet (CONTRACT.md).
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -32,7 +34,35 @@ int main(int argc, char** argv) {
   app.add_option("--password", o.password, "MQTT password")->needs("--username");
   app.add_option("--inflight", o.inflight, "Maximum unacknowledged publishes")
       ->check(CLI::Range(1, 65535));
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--cmd-fail", o.cmd_fail,
+                 "Fraction (0..1) of commands acked with \"status\":\"error\" (default 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--cmd-silent", o.cmd_silent,
+                 "Fraction (0..1) of commands never acked, to exercise ack timeouts (default 0)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.footer(
+      "Commands: the devices answer devices/{id}/commands (QoS 1 subscription to\n"
+      "devices/+/commands) with {\"id\",\"status\":\"ok\"|\"error\",\"detail\"} on\n"
+      "devices/{id}/commands/ack after 50-300 ms; --cmd-fail + --cmd-silent must not\n"
+      "exceed 1. Commands for other device ids are ignored, malformed ones counted.\n"
+      "Summary line: sent=N rate=R/s commands=N acked=N failed=N silent=N malformed=N\n"
+      "(acked: answered ok, failed: answered error, silent: left unanswered).\n");
+  try {
+    app.parse(argc, argv);
+    // Range lets NaN through (every comparison is false).
+    for (auto [name, v] :
+         {std::pair{"--cmd-fail", o.cmd_fail}, std::pair{"--cmd-silent", o.cmd_silent}}) {
+      if (!(v >= 0.0 && v <= 1.0)) throw CLI::ValidationError(name, "must be a fraction in 0..1");
+    }
+    if (o.cmd_fail + o.cmd_silent > 1.0 + 1e-9) {  // rounding of decimal inputs
+      char sum[32];
+      std::snprintf(sum, sizeof sum, "%g", o.cmd_fail + o.cmd_silent);
+      throw CLI::ValidationError("--cmd-fail, --cmd-silent",
+                                 std::string("their sum must not exceed 1 (got ") + sum + ")");
+    }
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
   if (o.metrics.empty()) o.metrics = {"co"};
 
   std::signal(SIGINT, [](int) { peregrine::sim::g_interrupted = true; });

@@ -4,12 +4,16 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
+#include <queue>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 #include <mqtt/async_client.h>
 #include <unistd.h>
 
+#include "sim/command_responder.hpp"
 #include "sim/sensor_model.hpp"
 
 namespace peregrine::sim {
@@ -52,12 +56,29 @@ void append_ts(std::string& out) {
 
 double seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Acks waiting for their simulated processing time, more than this are dropped.
+constexpr std::size_t kMaxPendingAcks = 10000;
+// Commands draw from their own stream so that telemetry stays as it was per seed.
+constexpr std::uint64_t kCommandSeedSalt = 0x636f6d6d616e6473;  // "commands"
+
+struct PendingAck {
+  Steady::time_point due;
+  std::string topic;
+  std::string payload;
+  bool ok;
+};
+
+struct LaterFirst {
+  bool operator()(const PendingAck& a, const PendingAck& b) const { return a.due > b.due; }
+};
+
 class Run {
  public:
   // Paho C caps queued publishes at maxBufferedMessages even while connected
   // (MQTTAsync_send, default 100): size it to the inflight window.
   explicit Run(const SimOptions& o)
       : o_(o),
+        responder_(o.cmd_fail, o.cmd_silent, o.seed ^ kCommandSeedSalt),
         client_(o.url, o.client_id, ::mqtt::create_options(MQTTVERSION_3_1_1, o.inflight + 16)) {}
 
   int go() {
@@ -66,7 +87,9 @@ class Run {
       auto id = device_id(o_.prefix, i + 1);
       telemetry_topics_.push_back("sensors/" + id + "/telemetry");
       status_topics_.push_back("sensors/" + id + "/status");
+      ids_.insert(id);
     }
+    subscribe_commands();
     for (const auto& m : o_.metrics) specs_.push_back(metric_spec(m));
     std::mt19937_64 rng(o_.seed);
     models_.reserve(static_cast<std::size_t>(o_.devices));
@@ -76,6 +99,7 @@ class Run {
     publish_status("online");
     bool ok = publish_telemetry(rng);
     auto elapsed = seconds(end_ - start_);
+    if (ok) ok = finish_commands();
     if (ok) {
       publish_status("offline");
       try {
@@ -86,11 +110,22 @@ class Run {
     }
     if (tty_) std::cout << '\n';
     auto sent = telemetry_.ok.load();
-    std::printf("sent=%llu rate=%.1f/s\n", static_cast<unsigned long long>(sent),
-                elapsed > 0 ? static_cast<double>(sent) / elapsed : 0.0);
+    std::printf("sent=%llu rate=%.1f/s commands=%llu acked=%llu failed=%llu silent=%llu "
+                "malformed=%llu\n",
+                static_cast<unsigned long long>(sent),
+                elapsed > 0 ? static_cast<double>(sent) / elapsed : 0.0,
+                static_cast<unsigned long long>(commands_.load()),
+                static_cast<unsigned long long>(acks_ok_.ok.load()),
+                static_cast<unsigned long long>(acks_error_.ok.load()),
+                static_cast<unsigned long long>(silent_.load()),
+                static_cast<unsigned long long>(malformed_.load()));
     if (telemetry_.failed.load() > 0) {
       std::fprintf(stderr, "peregrine-sim: %llu publish(es) failed\n",
                    static_cast<unsigned long long>(telemetry_.failed.load()));
+    }
+    if (auto n = acks_ok_.failed.load() + acks_error_.failed.load() + dropped_.load(); n > 0) {
+      std::fprintf(stderr, "peregrine-sim: %llu command ack(s) not delivered\n",
+                   static_cast<unsigned long long>(n));
     }
     return ok ? 0 : 3;
   }
@@ -110,6 +145,7 @@ class Run {
       opts.set_password(o_.password);
     }
     client_.set_connection_lost_handler([this](const std::string&) { lost_ = true; });
+    client_.set_message_callback([this](::mqtt::const_message_ptr m) { on_message(*m); });
     try {
       if (client_.connect(opts)->wait_for(7s)) return true;
       std::fprintf(stderr, "peregrine-sim: connecting to %s timed out\n", o_.url.c_str());
@@ -119,7 +155,82 @@ class Run {
     return false;
   }
 
-  std::int64_t inflight() const { return telemetry_.inflight.load() + status_.inflight.load(); }
+  std::int64_t inflight() const {
+    return telemetry_.inflight.load() + status_.inflight.load() + acks_ok_.inflight.load() +
+           acks_error_.inflight.load();
+  }
+
+  // One wildcard subscription for the fleet (the gateway account may read
+  // devices/+/commands); commands for ids we do not play are ignored. Without
+  // it the run goes on: telemetry is the load generator's main job.
+  void subscribe_commands() {
+    auto filter = o_.devices == 1 ? "devices/" + *ids_.begin() + "/commands"
+                                  : std::string("devices/+/commands");
+    try {
+      if (client_.subscribe(filter, 1)->wait_for(5s)) return;
+      std::fprintf(stderr, "peregrine-sim: subscribing to %s timed out\n", filter.c_str());
+    } catch (const ::mqtt::exception& e) {
+      std::fprintf(stderr, "peregrine-sim: cannot subscribe to %s (%s); commands go unanswered\n",
+                   filter.c_str(), e.what());
+    }
+  }
+
+  // On Paho's thread: decide and queue; the run's thread publishes when due.
+  void on_message(const ::mqtt::message& m) {
+    if (!accepting_) return;
+    const auto& topic = m.get_topic();
+    auto device = command_topic_device(topic);
+    if (!device || !ids_.contains(std::string(*device))) return;
+    auto cmd = parse_command(m.get_payload());
+    if (!cmd) {
+      malformed_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    commands_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(acks_mutex_);
+    auto reply = responder_.respond(*cmd);
+    if (reply.outcome == Outcome::silent) {
+      silent_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (pending_acks_.size() >= kMaxPendingAcks) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    pending_acks_.push({Steady::now() + reply.delay, topic + "/ack", std::move(reply.payload),
+                        reply.outcome == Outcome::ok});
+  }
+
+  // Publishes the acks whose time has come; called from the telemetry loop.
+  void serve_commands(Steady::time_point now) {
+    std::vector<PendingAck> due;
+    {
+      std::lock_guard lock(acks_mutex_);
+      while (!pending_acks_.empty() && pending_acks_.top().due <= now) {
+        due.push_back(pending_acks_.top());
+        pending_acks_.pop();
+      }
+    }
+    for (const auto& a : due) {
+      if (lost_ || !send(a.topic, a.payload, 1, false, a.ok ? acks_ok_ : acks_error_)) return;
+    }
+  }
+
+  // After the telemetry: no new commands, the queued acks go out when due.
+  bool finish_commands() {
+    accepting_ = false;
+    auto end = Steady::now() + CommandResponder::kMaxDelay + 1s;
+    while (!lost_ && Steady::now() < end) {
+      serve_commands(Steady::now());
+      {
+        std::lock_guard lock(acks_mutex_);
+        if (pending_acks_.empty()) break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    drain(10s);
+    return !lost_;
+  }
 
   bool send(const std::string& topic, const std::string& payload, int qos, bool retained,
             Delivery& d) {
@@ -167,15 +278,17 @@ class Run {
     while (!lost_ && !g_interrupted) {
       auto now = Steady::now();
       if (o_.duration_s > 0 && now >= deadline) break;
+      serve_commands(now);
       if (o_.count > 0 && issued >= o_.count) break;
       tokens = std::min(burst, tokens + seconds(now - last) * o_.rate);
       last = now;
       if (tty_ && now - progress_at >= 500ms) {
         auto sent = telemetry_.ok.load();
-        std::printf("\r sent=%llu rate=%.1f/s inflight=%lld   ",
+        std::printf("\r sent=%llu rate=%.1f/s inflight=%lld commands=%llu   ",
                     static_cast<unsigned long long>(sent),
                     static_cast<double>(sent - progress_sent) / seconds(now - progress_at),
-                    static_cast<long long>(inflight()));
+                    static_cast<long long>(inflight()),
+                    static_cast<unsigned long long>(commands_.load()));
         std::fflush(stdout);
         progress_sent = sent;
         progress_at = now;
@@ -212,10 +325,22 @@ class Run {
   }
 
   const SimOptions& o_;
-  // Listeners before the client: destroying it fails pending tokens through them.
+  // Listeners and what the callbacks touch before the client: destroying it
+  // fails pending tokens through them.
   Delivery telemetry_;
   Delivery status_;
+  Delivery acks_ok_;     ///< its ok: acked "ok"
+  Delivery acks_error_;  ///< its ok: acked "error"
   std::atomic<bool> lost_{false};
+  std::atomic<bool> accepting_{true};
+  std::atomic<std::uint64_t> commands_{0};
+  std::atomic<std::uint64_t> silent_{0};
+  std::atomic<std::uint64_t> malformed_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::unordered_set<std::string> ids_;  ///< filled before subscribing, then read-only
+  std::mutex acks_mutex_;                ///< guards responder_ and pending_acks_
+  CommandResponder responder_;
+  std::priority_queue<PendingAck, std::vector<PendingAck>, LaterFirst> pending_acks_;
   ::mqtt::async_client client_;
   bool tty_ = ::isatty(STDOUT_FILENO) != 0;
   std::vector<MetricSpec> specs_;

@@ -4,7 +4,12 @@
 // clock) and `online`/`offline` retained on `sensors/{id}/status`. At QoS 1
 // only acknowledged publishes count as sent, and at most `inflight` are
 // outstanding, so the reported rate is what the broker took.
-// Runs on the calling thread; Paho's threads only update atomic counters.
+// The devices also answer commands: it subscribes (QoS 1) to
+// `devices/+/commands` (the one device's topic when there is one), ignores
+// other devices' commands, and acks each on `devices/{id}/commands/ack` after
+// 50-300 ms, `ok`, `error` (`cmd_fail` of them) or not at all (`cmd_silent`).
+// Runs on the calling thread: it publishes telemetry and the acks that are
+// due; Paho's threads only update atomic counters and queue the acks.
 
 #include <atomic>
 #include <cstdint>
@@ -27,6 +32,8 @@ struct SimOptions {
   std::string username;  ///< empty: anonymous
   std::string password;
   int inflight = 1000;  ///< outstanding publishes at most
+  double cmd_fail = 0;    ///< fraction of commands acked with "status":"error"
+  double cmd_silent = 0;  ///< fraction of commands never acked
 };
 
 /// `sim-0001` style ids: the prefix and the 1-based index, zero-padded to at
