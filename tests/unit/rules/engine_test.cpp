@@ -87,6 +87,29 @@ TEST_F(EngineScopes, GroupChangeNeedsInvalidate) {
   EXPECT_EQ(sink_.count(TransitionKind::open), 1u);
 }
 
+TEST_F(EngineScopes, RescopeBindsAJoinerAndResolvesALeaversOpenAlert) {
+  engine_->upsert_rule(rule_from(threshold(R"({"group": 5})"), 1));
+  auto& d = device("d1");
+  feed(d, "co", 99);
+  EXPECT_TRUE(sink_.got.empty());
+  d.rec.group_ids = {5};
+  engine_->rescope(d);
+  feed(d, "co", 99);
+  EXPECT_EQ(sink_.count(TransitionKind::open), 1u);
+  // Leaves with the alert open: it resolves now, not at the next reading.
+  d.rec.group_ids.clear();
+  engine_->rescope(d);
+  EXPECT_EQ(sink_.count(TransitionKind::resolve), 1u);
+  EXPECT_EQ(sink_.got.back().cause, Cause::rule_changed);
+  feed(d, "co", 99);
+  EXPECT_EQ(sink_.count(TransitionKind::open), 1u);
+  // Joins again: a fresh episode.
+  d.rec.group_ids = {5};
+  engine_->rescope(d);
+  feed(d, "co", 99);
+  EXPECT_EQ(sink_.count(TransitionKind::open), 2u);
+}
+
 TEST_F(EngineScopes, CountsEvaluations) {
   engine_->upsert_rule(rule_from(threshold(R"({"all": true})"), 1));
   engine_->upsert_rule(rule_from(threshold(R"({"device": "d1"})"), 2));
