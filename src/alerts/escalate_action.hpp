@@ -10,7 +10,9 @@ class EscalateAction final : public ActionExecutor {
  public:
   void run(const Alert& alert, const nlohmann::json& action, AlertControl& control) override {
     const auto to = rules::parse_severity(action.value("to", ""));
-    if (to) control.escalate_later(alert.id, *to, "system", "escalate action");
+    if (to)
+      control.escalate_later(alert.id, *to, "system",
+                             "escalate action: to " + std::string(rules::to_string(*to)));
   }
 };
 

@@ -59,7 +59,9 @@ void set_location(Row& r, const std::optional<double>& lat, const std::optional<
   r.device.location = storage::LatLon{*lat, *lon};
 }
 
-std::vector<Row> rows_from_csv(const std::string& body) {
+std::vector<Row> rows_from_csv(std::string_view body) {
+  // Spreadsheets write a UTF-8 byte order mark first.
+  if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
   std::size_t bad_line = 0;
   auto records = parse_csv(body, bad_line);
   if (!records)
@@ -126,11 +128,14 @@ std::vector<Row> rows_from_json(const json& body) {
       rows.push_back(std::move(r));
       continue;
     }
+    if (const auto id = d.find("id"); id != d.end() && id->is_string()) r.device.id = id->get<std::string>();
     try {
       for (const auto& [key, value] : d.items()) {
         if (key != "id" && key != "name" && key != "type" && key != "group" && key != "group_ids" &&
-            key != "location" && key != "metadata")
-          throw http::Problem(400, "Bad Request", key + ": unknown field");
+            key != "location" && key != "metadata") {
+          refuse(r, key, "unknown field");
+          break;
+        }
       }
       r.device.id = string_field(d, "id", true).value_or("");
       r.device.name = string_field(d, "name", false).value_or(r.device.id);
@@ -158,10 +163,9 @@ awaitable<std::unordered_map<std::string, std::int64_t>> group_index(ControlCont
   storage::PageRequest<std::int64_t> page{1000, 0};
   for (;;) {
     const auto groups = co_await ctx.base.repos.groups.list(tenant, page);
-    for (const auto& g : groups.items) {
-      out.emplace(g.name, g.id);
-      out.emplace(std::to_string(g.id), g.id);
-    }
+    // A number is a group id, even when another group is named like it.
+    for (const auto& g : groups.items) out.insert_or_assign(std::to_string(g.id), g.id);
+    for (const auto& g : groups.items) out.emplace(g.name, g.id);
     if (!groups.next) break;
     page.after = std::stoll(*groups.next);
   }

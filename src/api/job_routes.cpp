@@ -4,6 +4,8 @@
 
 #include <peregrine/api/control.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "api/auth_support.hpp"
 #include "api/handler_support.hpp"
 #include "api/params.hpp"
@@ -54,8 +56,16 @@ awaitable<http::Response> get_job(ControlContext& ctx, http::Request& req) {
 awaitable<http::Response> cancel_job(ControlContext& ctx, http::Request& req) {
   const core::TenantId tenant = caller_tenant(req);
   const jobs::JobId id = id_param(req);
-  if (auto j = ctx.jobs.cancel(tenant, id, principal(req).email))
-    co_return http::json_response(req.raw, 200, jobs::to_json(*j));
+  if (auto j = ctx.jobs.cancel(tenant, id, principal(req).email)) {
+    const json out = jobs::to_json(*j);
+    try {
+      storage::AuditEntry entry = audit_by(req, tenant, "job.cancel", "job:" + std::to_string(id));
+      co_await ctx.base.repos.audit.record(std::move(entry));
+    } catch (const std::exception& e) {
+      spdlog::error("audit entry job.cancel on job {} not written: {}", id, e.what());
+    }
+    co_return http::json_response(req.raw, 200, out);
+  }
   // Not running in this process: ended before, or unknown.
   const jobs::Job stored = take(co_await ctx.base.repos.commands.job(tenant, id));
   if (jobs::is_final(stored.state)) co_return http::json_response(req.raw, 200, jobs::to_json(stored));

@@ -399,8 +399,9 @@ int serve(const config::Config& cfg) {
     return 1;
   }
   alerts.start(std::move(control_state.alerting));
-  command_service.start(std::move(control_state.commands.pending));
+  // Jobs first: a queued command sent at start moves its job's item.
   job_service.start(std::move(control_state.jobs));
+  command_service.start(std::move(control_state.commands.pending));
   core::Periodic live_flush(ioc, cfg.redis_flush, [&] { pipeline.flush_live(); });
   core::Periodic state_flush(ioc, std::chrono::seconds(1), [&] { pipeline.flush_device_states(); });
   subscriber.start();

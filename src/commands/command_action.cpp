@@ -1,5 +1,6 @@
 #include <peregrine/commands/command_action.hpp>
 
+#include <cmath>
 #include <cstdlib>
 
 #include <peregrine/core/clock.hpp>
@@ -35,7 +36,7 @@ void CommandAction::run(const alerts::Alert& alert, const json& action, alerts::
   const std::int64_t opened_ns = core::steady_ns();
   const std::string name = action.value("name", "");
   const json on_timeout = action.contains("on_timeout") ? action["on_timeout"] : json();
-  const auto ack = static_cast<std::int32_t>(std::max(1.0, action.value("ack_timeout_s", 10.0)));
+  const auto ack = static_cast<std::int32_t>(std::ceil(std::max(1.0, action.value("ack_timeout_s", 10.0))));
   const std::string run = core::random_uuid();
 
   std::vector<std::string> targets;

@@ -17,7 +17,11 @@ constexpr const char* kAckResults[] = {"accepted", "malformed", "unknown_command
                                        "late", "duplicate"};
 enum AckResult { accepted, malformed, unknown_command, wrong_device, late, duplicate };
 
+// A rule action's command has one deadline from its creation, sent at once
+// or late: the closed loop must close on time. Others count the ack timeout
+// from when they were sent.
 core::Micros deadline_of(const Command& c) {
+  if (c.alert_id) return c.created_at + c.ack_timeout_s * 1'000'000LL;
   if (c.status == Status::sent && c.sent_at) return *c.sent_at + c.ack_timeout_s * 1'000'000LL;
   return c.expires_at;
 }
@@ -126,7 +130,7 @@ void Service::send(Pending& p, bool deferred, std::int64_t opened_ns) {
   const std::string topic = command_topic(c.device);
   if (deferred) {
     // Queued before: its row must say `sent` before the device can see it.
-    transition(c, "published to the broker");
+    transition(c, "device online: published once this status is stored");
     log_.publish_after_save(topic, device_payload(c), p.cancelled);
   } else {
     // New: no row exists yet that a restart could send again.

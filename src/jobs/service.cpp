@@ -142,6 +142,10 @@ void Service::touch(Job& j) { dirty_.insert(j.id); }
 void Service::finish(Job& j, State state) {
   j.state = state;
   j.finished_at = clock_.now_us();
+  // The end is written now, right after the items that led to it, so a
+  // crash cannot leave a job running whose items all ended; frames stay
+  // coalesced.
+  log_.save(j);
   touch(j);
 }
 

@@ -114,12 +114,12 @@ void Hub::publish_alert(core::TenantId tenant, const nlohmann::json& alert) {
 void Hub::publish_event(core::TenantId tenant, const alerts::AlertEvent& event) {
   const auto it = state_->tenants.find(tenant);
   if (it == state_->tenants.end() || it->second.alerts.empty()) return;
-  const nlohmann::json frame = {{"seq", state_->next_seq()},
-                                {"type", "alert_event"},
-                                {"alert_id", event.alert_id},
-                                {"event", alerts::to_json(event)}};
-  deliver_all(it->second.alerts,
-              share(frame.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  // seq first, like every other frame.
+  std::string frame = "{\"seq\":" + std::to_string(state_->next_seq()) +
+                      ",\"type\":\"alert_event\",\"alert_id\":" + std::to_string(event.alert_id) +
+                      ",\"event\":" +
+                      alerts::to_json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "}";
+  deliver_all(it->second.alerts, share(std::move(frame)));
 }
 
 void Hub::publish(const commands::Command& command) {

@@ -175,8 +175,8 @@ Err parse_action(const json& a, const std::string& path, int depth) {
       return e;
     }
     auto name = a.find("name");
-    if (name == a.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
-      return bad(path + ".name", "must be a non-empty string");
+    if (name == a.end() || !name->is_string() || !core::valid_device_id(name->get_ref<const std::string&>())) {
+      return bad(path + ".name", "must match [A-Za-z0-9_.-]{1,64}");
     }
     if (auto p = a.find("params"); p != a.end() && !p->is_object()) {
       return bad(path + ".params", "must be an object");

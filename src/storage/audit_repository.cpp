@@ -37,4 +37,14 @@ boost::asio::awaitable<Page<AuditRecord>> AuditRepository::list(const AuditFilte
                           [](const AuditRecord& r) { return std::to_string(r.id); });
 }
 
+boost::asio::awaitable<void> AuditRepository::record(AuditEntry entry) {
+  const std::optional<std::int64_t> tenant = entry.tenant;
+  co_await pool_.run(tenant ? Scope::tenant(*tenant) : Scope::all(), [&](pqxx::connection& c) {
+    pqxx::work w(c);
+    sql::write_audit(w, entry);
+    w.commit();
+    return true;
+  });
+}
+
 }  // namespace peregrine::storage

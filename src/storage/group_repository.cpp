@@ -189,6 +189,15 @@ awaitable<Outcome<Membership>> GroupRepository::remove(core::TenantId tenant, Gr
     return sql::audited<Membership>(c, audit, violations(), [&](pqxx::work& w) -> Outcome<Membership> {
       if (w.exec_params("SELECT 1 FROM device_groups WHERE id = $1 AND tenant_id = $2", id, tenant).empty())
         return Failure::not_found(not_found(id));
+      // The foreign key keeps scopes; a command action's target is inside
+      // the actions JSON.
+      const auto users = w.exec_params(
+          "SELECT id FROM rules WHERE tenant_id = $2 AND jsonb_path_exists(actions, "
+          "'strict $.**.target.group ? (@ == $g)', jsonb_build_object('g', $1::bigint)) ORDER BY id LIMIT 1",
+          id, tenant);
+      if (!users.empty())
+        return Failure::conflict("id", "rule " + users[0][0].as<std::string>() +
+                                           " sends commands to this group: change or delete the rule first");
       Membership out{reread(w, id), {}, {}};
       out.left = out.group.device_ids;
       w.exec_params("DELETE FROM device_groups WHERE id = $1", id);

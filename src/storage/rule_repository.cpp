@@ -76,14 +76,32 @@ struct RuleColumns {
 
 constexpr std::string_view kQueryCanceled = "57014";  // statement_timeout
 
-/// A group scope must name a group of the rule's tenant (the foreign key
-/// alone would accept another tenant's group: it does not see row security).
-std::optional<Failure> check_scope_group(pqxx::work& w, core::TenantId tenant, const rules::Rule& r) {
-  if (r.scope.type != rules::Scope::Type::group) return std::nullopt;
-  if (w.exec_params("SELECT 1 FROM device_groups WHERE id = $1 AND tenant_id = $2", r.scope.group,
-                    tenant)
-          .empty())
-    return Failure::invalid("scope.group", "no group " + std::to_string(r.scope.group));
+/// The groups command actions target, at any depth of `on_timeout`, with
+/// the path of each.
+void action_groups(const json& actions, const std::string& path,
+                   std::vector<std::pair<std::int64_t, std::string>>& out) {
+  if (!actions.is_array()) return;
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    const json& a = actions[i];
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    if (!a.is_object()) continue;
+    if (const auto t = a.find("target"); t != a.end() && t->is_object() && t->contains("group"))
+      out.emplace_back((*t)["group"].get<std::int64_t>(), at + ".target.group");
+    if (const auto ot = a.find("on_timeout"); ot != a.end()) action_groups(*ot, at + ".on_timeout", out);
+  }
+}
+
+/// A group scope, and every group a command action targets, must name a
+/// group of the rule's tenant (the foreign key alone would accept another
+/// tenant's group: it does not see row security).
+std::optional<Failure> check_groups(pqxx::work& w, core::TenantId tenant, const rules::Rule& r) {
+  std::vector<std::pair<std::int64_t, std::string>> groups;
+  if (r.scope.type == rules::Scope::Type::group) groups.emplace_back(r.scope.group, "scope.group");
+  action_groups(r.actions, "actions", groups);
+  for (const auto& [id, field] : groups) {
+    if (w.exec_params("SELECT 1 FROM device_groups WHERE id = $1 AND tenant_id = $2", id, tenant).empty())
+      return Failure::invalid(field, "no group " + std::to_string(id));
+  }
   return std::nullopt;
 }
 
@@ -119,7 +137,7 @@ awaitable<Outcome<RuleRecord>> RuleRepository::create(core::TenantId tenant, rul
                                                       AuditEntry audit) {
   co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     return sql::audited<RuleRecord>(c, audit, {}, [&](pqxx::work& w) -> Outcome<RuleRecord> {
-      if (auto f = check_scope_group(w, tenant, rule)) return *f;
+      if (auto f = check_groups(w, tenant, rule)) return *f;
       const RuleColumns cols(rule);
       const auto r = w.exec_params1(
           "INSERT INTO rules (tenant_id, name, metric, scope, scope_device, scope_group, kind, "
@@ -152,7 +170,7 @@ awaitable<Outcome<RuleRecord>> RuleRepository::update(core::TenantId tenant, rul
       auto merged = rules::merge_rule(*stored, patch);
       if (const auto* e = std::get_if<rules::RuleError>(&merged)) return failure_of(*e);
       RuleRecord out{std::get<rules::Rule>(std::move(merged)), 0, 0};
-      if (auto f = check_scope_group(w, tenant, out.rule)) return *f;
+      if (auto f = check_groups(w, tenant, out.rule)) return *f;
       const RuleColumns cols(out.rule);
       const auto u = w.exec_params1(
           "UPDATE rules SET name = $3, metric = $4, scope = $5::jsonb, scope_device = $6, "

@@ -8,7 +8,9 @@
 /// or not created), the `on_timeout` actions run once for the run, through
 /// the alerts service's executors. Every step is an `action` event of the
 /// alert. Pending commands carry their run, alert and fallback, so a restart
-/// neither loses nor repeats a fallback.
+/// neither forgets a pending run nor repeats a fallback that ran; a crash in
+/// the instant between a command's end and its fallback's first step loses
+/// that fallback (docs/commands.md).
 ///
 /// Threading: loop thread only.
 

@@ -48,6 +48,9 @@ class AuditRepository {
   /// Newest first; `page.after` is the id to continue below (0: from the newest).
   boost::asio::awaitable<Page<AuditRecord>> list(const AuditFilter& filter,
                                                  PageRequest<std::int64_t> page);
+  /// Appends one entry, for an action whose effect is not a row of its own
+  /// transaction (a command sent, a job cancelled).
+  boost::asio::awaitable<void> record(AuditEntry entry);
 
  private:
   QueryPool& pool_;

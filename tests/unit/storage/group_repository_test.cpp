@@ -117,6 +117,15 @@ TEST_F(GroupRepositoryTest, AGroupARuleUsesIsNotDeleted) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.failure().kind, Failure::Kind::conflict);
   owner_exec("DELETE FROM rules");
+  // A rule that sends commands to the group (in a fallback) keeps it too.
+  owner_exec("INSERT INTO rules (tenant_id, name, metric, scope, kind, params, severity, actions) VALUES "
+             "(1, 'r', 'co', '{}', 'threshold', '{}', 'warning', '[{\"type\": \"command\", \"name\": \"a\", "
+             "\"on_timeout\": [{\"type\": \"command\", \"name\": \"b\", \"target\": {\"group\": " +
+             std::to_string(m.group.id) + "}}]}]')");
+  refused = run_sync(io_, repo_->remove(1, m.group.id, audit(1, "group.delete")));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.failure().detail.find("sends commands"), std::string::npos) << refused.failure().detail;
+  owner_exec("DELETE FROM rules");
   auto removed = run_sync(io_, repo_->remove(1, m.group.id, audit(1, "group.delete")));
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(removed.value().left, (Ids{"a"}));
