@@ -31,8 +31,8 @@ export class ApiError extends Error {
       for (const [k, v] of Object.entries(list)) out[k] = String(v);
     }
     if (p.field) out[p.field] = p.detail || 'invalid';
-    // "params.value: must be a number" names the field in the detail itself.
-    const m = !Object.keys(out).length && typeof p.detail === 'string' && p.detail.match(/^([A-Za-z_][\w.]*): (.+)$/);
+    // "params.value: must be a number" (or "actions[0].on_timeout[1].to: …") names the field in the detail itself.
+    const m = !Object.keys(out).length && typeof p.detail === 'string' && p.detail.match(/^([A-Za-z_][\w.[\]]*): (.+)$/);
     if (m) out[m[1]] = m[2];
     return out;
   }
@@ -148,20 +148,23 @@ export function setTenant(id) {
   else localStorage.removeItem(TENANT_KEY);
 }
 
-/** Authenticated JSON call; throws ApiError (status 0 = network). */
-export async function api(method, path, body, { raw = false } = {}) {
+/**
+ * Authenticated call; throws ApiError (status 0 = network). `body` is sent as
+ * JSON, or as it is when `contentType` is given (a CSV upload).
+ */
+export async function api(method, path, body, { raw = false, contentType } = {}) {
   for (let attempt = 0; attempt < 2; attempt++) {
     const token = await freshToken();
     if (!token) throw new ApiError(401, { title: 'Unauthorized', detail: 'session expired: please log in' });
     const headers = { Authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (body !== undefined) headers['Content-Type'] = contentType || 'application/json';
     if (tenantOverride.value && role.value === 'superadmin') headers['X-Peregrine-Tenant'] = tenantOverride.value;
     let res;
     try {
       res = await fetch('/api/v1' + path, {
         method,
         headers,
-        body: body !== undefined ? JSON.stringify(body) : undefined,
+        body: body === undefined ? undefined : contentType ? body : JSON.stringify(body),
       });
     } catch (e) {
       throw new ApiError(0, { title: 'Network error', detail: `server unreachable (${e.message})` });
@@ -183,6 +186,8 @@ export const get = (p) => api('GET', p);
 export const post = (p, b = {}) => api('POST', p, b);
 export const patch = (p, b) => api('PATCH', p, b);
 export const del = (p) => api('DELETE', p);
+/** POST of a body that is not JSON built here (an uploaded file's text). */
+export const postText = (p, text, contentType) => api('POST', p, text, { contentType });
 
 /** Every page of a list endpoint (`items` + `next` cursor), up to `max` items. */
 export async function getAll(path, max = 20000, pageSize = 1000) {

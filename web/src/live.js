@@ -2,7 +2,9 @@
 // start and by the WebSocket afterwards. Readings update plain Maps; views
 // re-render from version signals bumped at most once per animation frame, so
 // thousands of readings per second cost one render per frame, not one each.
+// Pages that need more (commands, jobs) hold extra topics while they are open.
 import { signal, batch, effect } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
 import { get, getAll, freshToken, session, enc, ApiError } from './api.js';
 import { sevRank, toMs } from './util.js';
 
@@ -53,6 +55,49 @@ export function onReading(fn) {
 export function onAlert(fn) {
   alertListeners.add(fn);
   return () => alertListeners.delete(fn);
+}
+
+// Frames the store does not keep (command, job, alert_event) go to whoever
+// listens for their type; the topics they come on are held by reference count.
+const frameListeners = new Map(); // type -> Set(fn)
+const heldTopics = new Map(); // topic -> holders
+const BASE_TOPICS = ['readings:*', 'alerts', 'devices'];
+
+export function onFrame(type, fn) {
+  if (!frameListeners.has(type)) frameListeners.set(type, new Set());
+  frameListeners.get(type).add(fn);
+  return () => frameListeners.get(type).delete(fn);
+}
+
+/** Subscribes the socket to `topic` (now, and after every reconnect) until the returned release is called. */
+export function holdTopic(topic) {
+  const n = heldTopics.get(topic) || 0;
+  heldTopics.set(topic, n + 1);
+  if (n === 0 && !BASE_TOPICS.includes(topic) && ws?.readyState === 1) ws.send(JSON.stringify({ op: 'subscribe', topics: [topic] }));
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = heldTopics.get(topic) - 1;
+    if (left > 0) {
+      heldTopics.set(topic, left);
+      return;
+    }
+    heldTopics.delete(topic);
+    if (!BASE_TOPICS.includes(topic) && ws?.readyState === 1) ws.send(JSON.stringify({ op: 'unsubscribe', topics: [topic] }));
+  };
+}
+
+/** While the calling component is mounted: hold `topic` and pass every frame of `type` to `fn`. */
+export function useFrames(topic, type, fn, deps) {
+  useEffect(() => {
+    const release = holdTopic(topic);
+    const off = onFrame(type, fn);
+    return () => {
+      off();
+      release();
+    };
+  }, deps);
 }
 
 // ---------------------------------------------------------------- readings
@@ -259,6 +304,8 @@ function handle(msg) {
     default:
       break;
   }
+  const fns = frameListeners.get(msg.type);
+  if (fns) for (const fn of fns) fn(msg);
 }
 
 async function connect() {
@@ -287,7 +334,7 @@ async function connect() {
     renewAuth(); // refreshed while connecting
     retry = 0;
     setLink('live', { lastMsg: Date.now(), attempt: 0 });
-    sock.send(JSON.stringify({ op: 'subscribe', topics: ['readings:*', 'alerts', 'devices'] }));
+    sock.send(JSON.stringify({ op: 'subscribe', topics: [...new Set([...BASE_TOPICS, ...heldTopics.keys()])] }));
     // Readings are not replayed on resume; refresh the REST view of what we missed.
     if (resumed) reloadAll();
     clearInterval(pingTimer);

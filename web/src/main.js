@@ -11,6 +11,8 @@ import { LoginPage } from './pages/login.js';
 import { FleetPage } from './pages/fleet.js';
 import { DevicePage } from './pages/device.js';
 import { AlertsPage } from './pages/alerts.js';
+import { AlertDetail } from './pages/alert_detail.js';
+import { GroupsPage } from './pages/groups.js';
 import { RulesPage } from './pages/rules.js';
 import { AdminPage } from './pages/admin.js';
 import { MapPage } from './pages/map.js';
@@ -36,6 +38,7 @@ const NAV = [
   ['fleet', 'Fleet'],
   ['alerts', 'Alerts'],
   ['map', 'Map'],
+  ['groups', 'Groups'],
   ['rules', 'Rules'],
   ['admin', 'Admin', 'admin'],
 ];
@@ -52,7 +55,8 @@ function Shell({ route }) {
   let page;
   switch (route.page) {
     case 'device': page = html`<${DevicePage} id=${route.args[0]} query=${route.query} />`; break;
-    case 'alerts': page = html`<${AlertsPage} query=${route.query} />`; break;
+    case 'alerts': page = route.args[0] ? html`<${AlertDetail} key=${route.args[0]} id=${route.args[0]} />` : html`<${AlertsPage} query=${route.query} />`; break;
+    case 'groups': page = html`<${GroupsPage} args=${route.args} />`; break;
     case 'rules': page = html`<${RulesPage} args=${route.args} />`; break;
     case 'admin': page = html`<${AdminPage} />`; break;
     case 'map': page = html`<${MapPage} />`; break;

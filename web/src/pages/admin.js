@@ -1,20 +1,22 @@
-// Admin: devices (create shows the token once, edit, delete), users and
-// roles, tenants and tenant switch (superadmin).
+// Admin: devices (create shows the token once, edit, delete), bulk import,
+// users and roles, tenants and tenant switch (superadmin).
 import { useEffect, useState } from 'preact/hooks';
 import { html, Time, roleAtLeast } from '../util.js';
 import { getAll, post, patch, del, enc, role, session, tenantOverride, setTenant } from '../api.js';
 import { devices, devicesVersion, loadDevices, reconnectNow } from '../live.js';
 import { ErrorBox, Field, Modal } from '../components.js';
+import { BulkImport } from './bulk_import.js';
 
 export function AdminPage() {
   const [tab, setTab] = useState('devices');
   if (!roleAtLeast(role.value, 'admin')) return html`<section><h1>Admin</h1><p>Your role (${role.value}) cannot administer this tenant.</p></section>`;
-  const tabs = [['devices', 'Devices'], ['users', 'Users'], ...(role.value === 'superadmin' ? [['tenants', 'Tenants']] : [])];
+  const tabs = [['devices', 'Devices'], ['import', 'Bulk import'], ['users', 'Users'], ...(role.value === 'superadmin' ? [['tenants', 'Tenants']] : [])];
+  const Tab = { devices: Devices, import: BulkImport, users: Users, tenants: Tenants }[tab];
   return html`<section class="admin">
     <div class="toolbar"><h1>Admin</h1>
       <div role="tablist">${tabs.map(([k, l]) => html`<button role="tab" aria-selected=${tab === k} class=${tab === k ? 'tab active' : 'tab'} onClick=${() => setTab(k)}>${l}</button>`)}</div>
     </div>
-    ${tab === 'devices' ? html`<${Devices} />` : tab === 'users' ? html`<${Users} />` : html`<${Tenants} />`}
+    <${Tab} />
   </section>`;
 }
 

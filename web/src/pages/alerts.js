@@ -1,5 +1,6 @@
 // Alerts: live feed of open alerts, history from REST, filters, ack/resolve
-// (operator), optional sound and desktop notification for critical alerts.
+// (operator), optional sound and desktop notification for critical alerts;
+// each row links to its timeline (alert_detail.js).
 import { useEffect, useState } from 'preact/hooks';
 import { html, Time, Severity, SEVERITIES, fmtValue, roleAtLeast, sevRank, toMs } from '../util.js';
 import { getAll, post, enc, role } from '../api.js';
@@ -110,7 +111,7 @@ export function AlertsPage({ query }) {
     </div>
     <${ErrorBox} error=${err} label="Alerts" />
     <div class="table-wrap"><table class="alert-table" data-testid="alert-table">
-      <thead><tr><th>Severity</th><th>State</th><th>Device</th><th>Metric</th><th>Value</th><th>Message</th><th>Opened</th><th>Acknowledged</th><th>Resolved</th>${canOperate ? html`<th>Actions</th>` : null}</tr></thead>
+      <thead><tr><th>Severity</th><th>State</th><th>Device</th><th>Metric</th><th>Value</th><th>Message</th><th>Opened</th><th>Acknowledged</th><th>Resolved</th><th>Events</th>${canOperate ? html`<th>Actions</th>` : null}</tr></thead>
       <tbody>
         ${rows.map((a) => html`<tr class=${'row-' + a.severity + ' st-' + a.state} data-testid=${'alert-' + a.id} data-state=${a.state} data-device=${a.device}>
           <td><${Severity} s=${a.severity} /></td>
@@ -120,6 +121,7 @@ export function AlertsPage({ query }) {
           <td><${Time} t=${a.opened_at} /></td>
           <td>${a.acknowledged_at ? html`<${Time} t=${a.acknowledged_at} /> <span class="muted">by ${a.acknowledged_by || '?'}</span>` : '—'}</td>
           <td>${a.resolved_at ? html`<${Time} t=${a.resolved_at} />${a.resolved_by ? html` <span class="muted">by ${a.resolved_by}</span>` : null}` : '—'}</td>
+          <td><a href=${'#/alerts/' + enc(a.id)} data-testid="timeline-link">Timeline</a></td>
           ${canOperate ? html`<td class="actions">
             ${a.state === 'active' ? html`<button onClick=${() => act(a, 'ack')} disabled=${!!busy[a.id]} data-testid="ack">Acknowledge</button>` : null}
             ${a.state !== 'resolved' ? html`<button onClick=${() => act(a, 'resolve')} disabled=${!!busy[a.id]} data-testid="resolve">Resolve</button>` : null}

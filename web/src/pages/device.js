@@ -1,11 +1,12 @@
 // Device: live chart per metric, history for any range (aggregates when the
 // range is long and the server has them, else raw readings), readings table,
-// open alerts, metadata/location, commands (operator).
+// open alerts, metadata/location, commands (history for all; sending for operators).
 import { useEffect, useRef, useState, useMemo } from 'preact/hooks';
 import { html, Time, fmtValue, fmtAgo, fmtUtc, Severity, roleAtLeast, toMs, iso, toLocalInput, fromLocalInput } from '../util.js';
-import { get, post, enc, role, ApiError } from '../api.js';
+import { get, enc, role, ApiError } from '../api.js';
 import { devices, latest, alerts, alertsVersion, readingsVersion, onReading, fetchState, isStale, now, expectedIntervalMs, resyncCount } from '../live.js';
-import { Chart, ErrorBox, Field } from '../components.js';
+import { Chart, ErrorBox } from '../components.js';
+import { CommandForm, CommandHistory } from './device_commands.js';
 
 const RANGES = [
   ['live', 'Live (15 min)', 15 * 60e3],
@@ -54,6 +55,7 @@ export function DevicePage({ id }) {
   const [hist, setHist] = useState({}); // metric -> {source, points, error}
   const [tableMetric, setTableMetric] = useState('');
   const [ver, setVer] = useState(0);
+  const [sent, setSent] = useState(null); // the command this page last sent
   const liveRef = useRef({}); // metric -> [[ms, v]…] in live mode
   readingsVersion.value;
   alertsVersion.value;
@@ -137,6 +139,7 @@ export function DevicePage({ id }) {
         ${metrics.length === 0 ? html`<p class="muted">No readings yet.</p>` : null}
         ${metrics.map((m) => html`<${MetricChart} key=${m} id=${id} m=${m} ver=${ver} range=${range}
             pts=${range === 'live' ? liveRef.current[m] : hist[m]?.points} info=${hist[m]} cur=${e?.metrics[m]} stale=${stale} />`)}
+        <${CommandHistory} id=${id} added=${sent} />
         ${metrics.length ? html`<div class="card">
           <div class="toolbar"><h2>Readings</h2>
             <select aria-label="Metric for table" value=${tm} onChange=${(ev) => setTableMetric(ev.target.value)}>
@@ -149,19 +152,19 @@ export function DevicePage({ id }) {
       <aside>
         <div class="card"><h2>Open alerts</h2>
           ${open.length ? html`<ul class="plain">${open.map((a) => html`<li><${Severity} s=${a.severity} /> ${a.metric} ${fmtValue(a.value)} — ${a.message || ''}
-            <br /><span class="muted small">${a.state} · opened <${Time} t=${a.opened_at} /></span></li>`)}</ul>`
+            <br /><span class="muted small">${a.state} · opened <${Time} t=${a.opened_at} /> · <a href=${'#/alerts/' + enc(a.id)}>timeline</a></span></li>`)}</ul>`
             : html`<p class="muted">None.</p>`}
           <a href=${'#/alerts?device=' + enc(id)}>Alert history</a></div>
         <div class="card"><h2>Details</h2>
           <dl class="kvlist">
             <dt>Id</dt><dd>${id}</dd>
             <dt>Type</dt><dd>${dev?.type || '—'}</dd>
-            <dt>Groups</dt><dd>${(dev?.group_ids || []).join(', ') || '—'}</dd>
+            <dt>Groups</dt><dd>${(dev?.group_ids || []).length ? dev.group_ids.map((g, i) => html`${i ? ', ' : ''}<a href=${'#/groups/' + enc(g)}>${g}</a>`) : '—'}</dd>
             <dt>Location</dt><dd>${dev?.location ? html`${dev.location.lat}, ${dev.location.lon} <a href="#/map">map</a>` : '—'}</dd>
             <dt>Sequence gaps</dt><dd>${dev?.seq_gaps ?? '—'}</dd>
             ${Object.entries(dev?.metadata || {}).map(([k, v]) => html`<dt>${k}</dt><dd>${typeof v === 'object' ? JSON.stringify(v) : String(v)}</dd>`)}
           </dl></div>
-        ${canOperate ? html`<${CommandCard} id=${id} />` : null}
+        ${canOperate ? html`<${CommandForm} id=${id} onSent=${setSent} />` : null}
       </aside>
     </div>
   </section>`;
@@ -185,42 +188,4 @@ function MetricChart({ id, m, pts, info, cur, stale, ver, range }) {
     ${info?.error ? html`<${ErrorBox} error=${info.error} label="History" />` : null}
     <${Chart} data=${data} series=${[m]} height=${200} testid=${'uplot-' + m} />
   </div>`;
-}
-
-function CommandCard({ id }) {
-  const [name, setName] = useState('');
-  const [params, setParams] = useState('{}');
-  const [timeout, setTimeoutS] = useState(10);
-  const [res, setRes] = useState(null);
-  const [err, setErr] = useState(null);
-  const [history, setHistory] = useState(null);
-  const load = () => get(`/devices/${enc(id)}/commands?limit=10`).then((r) => setHistory(r.items || []), () => setHistory(null));
-  useEffect(load, [id]);
-  const send = async (ev) => {
-    ev.preventDefault();
-    setErr(null);
-    setRes(null);
-    let p;
-    try {
-      p = JSON.parse(params || '{}');
-    } catch (e2) {
-      setErr(new ApiError(400, { title: 'Invalid params', detail: 'params must be a JSON object: ' + e2.message }));
-      return;
-    }
-    try {
-      setRes(await post(`/devices/${enc(id)}/commands`, { name, params: p, ack_timeout_s: Number(timeout) }));
-      load();
-    } catch (e2) {
-      setErr(e2);
-    }
-  };
-  return html`<form class="card" onSubmit=${send} data-testid="command-form"><h2>Send command</h2>
-    <${Field} label="Name"><input required value=${name} onInput=${(e) => setName(e.target.value)} placeholder="activate_backup" /></${Field}>
-    <${Field} label="Params (JSON)"><textarea rows="2" value=${params} onInput=${(e) => setParams(e.target.value)}></textarea></${Field}>
-    <${Field} label="Ack timeout (s)"><input type="number" min="1" value=${timeout} onInput=${(e) => setTimeoutS(e.target.value)} /></${Field}>
-    <button class="primary">Send</button>
-    <${ErrorBox} error=${err} label="Command" />
-    ${res ? html`<p class="ok" role="status">Sent: ${res.id} (${res.status})</p>` : null}
-    ${history?.length ? html`<ul class="plain small">${history.map((c) => html`<li>${c.name} — <b>${c.status}</b> <${Time} t=${c.created_at || c.sent_at} /></li>`)}</ul>` : null}
-  </form>`;
 }

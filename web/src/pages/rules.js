@@ -1,10 +1,12 @@
 // Rules: list with enable/disable, create/edit form showing the API's field
-// errors, and a backtest preview plotting would-be alerts before saving.
+// errors (actions built in rule_actions.js), and a backtest preview plotting
+// would-be alerts before saving.
 import { useEffect, useState, useMemo } from 'preact/hooks';
 import { html, Time, Severity, SEVERITIES, fmtValue, roleAtLeast, toMs, iso, toLocalInput, fromLocalInput, navigate } from '../util.js';
 import { get, getAll, post, patch, del, enc, role } from '../api.js';
 import { devices } from '../live.js';
 import { Chart, ErrorBox, Field } from '../components.js';
+import { ActionList, actionsToModel, modelToActions } from './rule_actions.js';
 
 const KIND_PARAMS = {
   threshold: { op: '>', value: 50, for_s: 0, clear: '' },
@@ -28,6 +30,11 @@ function scopeText(s) {
   if (s.device) return 'device ' + s.device;
   if (s.group != null) return 'group ' + s.group;
   return JSON.stringify(s);
+}
+function actionsText(list) {
+  const one = (a) => (a.type === 'command' ? `${a.name}${a.on_timeout?.length ? ' (fallback: ' + a.on_timeout.map(one).join(', ') + ')' : ''}`
+    : a.type === 'escalate' ? `escalate to ${a.to}` : `notify ${a.channel}`);
+  return (list || []).map(one).join('; ');
 }
 
 export function RulesPage({ args }) {
@@ -62,10 +69,10 @@ function RuleList() {
   return html`<section>
     <div class="toolbar"><h1>Rules</h1>${canEdit ? html`<a class="button primary" href="#/rules/new" data-testid="new-rule">New rule</a>` : null}</div>
     <${ErrorBox} error=${err} label="Rules" />
-    <div class="table-wrap"><table data-testid="rule-table"><thead><tr><th>Name</th><th>Condition</th><th>Scope</th><th>Severity</th><th>Enabled</th>${canEdit ? html`<th>Actions</th>` : null}</tr></thead>
+    <div class="table-wrap"><table data-testid="rule-table"><thead><tr><th>Name</th><th>Condition</th><th>Scope</th><th>Actions</th><th>Severity</th><th>Enabled</th>${canEdit ? html`<th>Actions</th>` : null}</tr></thead>
       <tbody>${(rules || []).map((r) => html`<tr data-testid=${'rule-' + r.id}>
         <td>${canEdit ? html`<a href=${'#/rules/' + enc(r.id)}>${r.name}</a>` : r.name}</td>
-        <td>${describe(r)}</td><td>${scopeText(r.scope)}</td><td><${Severity} s=${r.severity} /></td>
+        <td>${describe(r)}</td><td>${scopeText(r.scope)}</td><td class="small">${actionsText(r.actions)}</td><td><${Severity} s=${r.severity} /></td>
         <td>${canEdit ? html`<label class="check"><input type="checkbox" checked=${r.enabled !== false} onChange=${() => toggle(r)} aria-label=${'Enabled: ' + r.name} /> ${r.enabled !== false ? 'on' : 'off'}</label>` : r.enabled !== false ? 'on' : 'off'}</td>
         ${canEdit ? html`<td class="actions"><a class="button" href=${'#/rules/' + enc(r.id)}>Edit</a> <button onClick=${() => remove(r)}>Delete</button></td>` : null}
       </tr>`)}</tbody></table>
@@ -85,11 +92,26 @@ function toForm(r) {
   return {
     name: r?.name || '', metric: r?.metric || '', kind, params, severity: r?.severity || 'warning', enabled: r?.enabled !== false,
     scopeKind: s.device ? 'device' : s.group != null ? 'group' : 'all', scopeValue: s.device || (s.group != null ? String(s.group) : ''),
-    actions: JSON.stringify(r?.actions || [], null, 1), escalate: r?.escalate ? JSON.stringify(r.escalate) : '',
+    actions: actionsToModel(r?.actions), actionsMode: 'builder', actionsText: '',
+    escAfter: r?.escalate?.after_s ?? '', escTo: r?.escalate?.to || 'critical',
   };
 }
 
-function toBody(f) {
+/** The actions of the form as stored; throws with `path` naming the field. */
+function formActions(f) {
+  if (f.actionsMode === 'builder') return modelToActions(f.actions);
+  let list;
+  try {
+    list = JSON.parse(f.actionsText.trim() || '[]');
+  } catch (e) {
+    throw Object.assign(new Error('actions: must be JSON: ' + e.message), { path: 'actions' });
+  }
+  if (!Array.isArray(list)) throw Object.assign(new Error('actions: must be a JSON array'), { path: 'actions' });
+  return list;
+}
+
+/** The rule body; `editing` sends empty actions and escalate too, since PATCH merges. */
+function toBody(f, editing) {
   const num = (v) => (v === '' || v == null ? undefined : Number(v));
   let params;
   if (f.kind === 'threshold') params = { op: f.params.op, value: num(f.params.value), for_s: num(f.params.for_s) ?? 0, clear: num(f.params.clear) };
@@ -99,9 +121,10 @@ function toBody(f) {
   for (const k of Object.keys(params)) if (params[k] === undefined) delete params[k];
   const scope = f.scopeKind === 'device' ? { device: f.scopeValue } : f.scopeKind === 'group' ? { group: /^\d+$/.test(f.scopeValue) ? Number(f.scopeValue) : f.scopeValue } : { all: true };
   const body = { name: f.name, metric: f.metric, scope, kind: f.kind, params, severity: f.severity, enabled: f.enabled };
-  const actions = JSON.parse(f.actions || '[]');
-  if (actions.length) body.actions = actions;
-  if (f.escalate.trim()) body.escalate = JSON.parse(f.escalate);
+  const actions = formActions(f);
+  if (actions.length || editing) body.actions = actions;
+  if (String(f.escAfter).trim() !== '') body.escalate = { after_s: Number(f.escAfter), to: f.escTo };
+  else if (editing) body.escalate = null;
   return body;
 }
 
@@ -110,24 +133,40 @@ function RuleEditor({ id }) {
   const [err, setErr] = useState(null);
   const [saving, setSaving] = useState(false);
   const [touched, setTouched] = useState({});
+  const [groups, setGroups] = useState([]);
   useEffect(() => {
     if (!id) setF(toForm(null));
     else get(`/rules/${enc(id)}`).then((r) => setF(toForm(r)), setErr);
+    getAll('/groups', 5000, 500).then(setGroups, setErr);
   }, [id]);
   if (!f) return html`<section><${ErrorBox} error=${err} label="Rule" />${err ? null : html`<p class="muted">Loading…</p>`}</section>`;
   // A field the user changed since the last save attempt no longer shows the API's complaint.
   const set = (k, v) => (setF({ ...f, [k]: v }), setTouched({ ...touched, [k]: 1 }));
   const setParam = (k, v) => (setF({ ...f, params: { ...f.params, [k]: v } }), setTouched({ ...touched, [k]: 1, ['params.' + k]: 1 }));
   const setKind = (k) => setF({ ...f, kind: k, params: { ...KIND_PARAMS[k] } });
-  const fe = Object.fromEntries(Object.entries(err?.fields || {}).filter(([k]) => !touched[k] && !(k === 'scope.device' && touched.scopeValue)));
+  const fe = Object.fromEntries(Object.entries(err?.fields || {}).filter(([k]) => !touched[k] && !(k === 'scope.device' && touched.scopeValue)
+    && !(k.startsWith('actions') && touched.actions)));
+  // A refusal about fields that have all been changed since says nothing more.
+  const shownErr = err && Object.keys(err.fields || {}).length && !Object.keys(fe).length ? null : err;
   const pe = (k) => fe['params.' + k] || fe[k];
   let bodyErr = null;
   let body = null;
   try {
-    body = toBody(f);
+    body = toBody(f, !!id);
   } catch (e) {
-    bodyErr = 'actions / escalate must be valid JSON: ' + e.message;
+    bodyErr = e;
   }
+  // The builder shows its own problem (and the API's, until the actions change) at the field.
+  const actionErrs = Object.fromEntries(Object.entries(fe).filter(([k]) => k.startsWith('actions')));
+  if (bodyErr?.path) actionErrs[bodyErr.path] = bodyErr.message.slice(bodyErr.path.length + 2);
+  const setMode = (mode) => {
+    if (mode === f.actionsMode) return;
+    // Switching needs a valid list: the builder's problem is shown at its field, the JSON's under the textarea.
+    if (bodyErr) return;
+    const list = formActions(f);
+    if (mode === 'json') setF({ ...f, actionsMode: 'json', actionsText: JSON.stringify(list, null, 1) });
+    else setF({ ...f, actionsMode: 'builder', actions: actionsToModel(list) });
+  };
   const save = async (ev) => {
     ev.preventDefault();
     if (!body) return;
@@ -153,7 +192,9 @@ function RuleEditor({ id }) {
         <${Field} label="Scope" error=${fe.scope || fe['scope.device'] || fe['scope.group']}>
           <div class="row"><select name="scope" value=${f.scopeKind} onChange=${(e) => set('scopeKind', e.target.value)}>
             <option value="all">All devices</option><option value="device">One device</option><option value="group">Group</option></select>
-          ${f.scopeKind !== 'all' ? html`<input name="scope_value" aria-label=${f.scopeKind + ' id'} value=${f.scopeValue} list="rule-devices" onInput=${(e) => set('scopeValue', e.target.value)} />` : null}</div>
+          ${f.scopeKind === 'device' ? html`<input name="scope_value" aria-label="device id" value=${f.scopeValue} list="rule-devices" onInput=${(e) => set('scopeValue', e.target.value)} />` : null}
+          ${f.scopeKind === 'group' ? html`<select name="scope_value" aria-label="group" value=${f.scopeValue} onChange=${(e) => set('scopeValue', e.target.value)}>
+            <option value="">— pick a group —</option>${groups.map((g) => html`<option value=${String(g.id)}>${g.name}</option>`)}</select>` : null}</div>
           <datalist id="rule-devices">${[...devices.keys()].slice(0, 500).map((d) => html`<option value=${d} />`)}</datalist>
         </${Field}>
         <${Field} label="Kind" error=${fe.kind}><select name="kind" value=${f.kind} onChange=${(e) => setKind(e.target.value)}>
@@ -179,12 +220,22 @@ function RuleEditor({ id }) {
         <${Field} label="Severity" error=${fe.severity}><select name="severity" value=${f.severity} onChange=${(e) => set('severity', e.target.value)}>
           ${SEVERITIES.map((s) => html`<option value=${s}>${s}</option>`)}</select></${Field}>
         <label class="check"><input type="checkbox" name="enabled" checked=${f.enabled} onChange=${(e) => set('enabled', e.target.checked)} /> Enabled</label>
-        <details><summary>Actions and escalation (JSON)</summary>
-          <${Field} label="Actions" error=${fe.actions}><textarea rows="4" value=${f.actions} onInput=${(e) => set('actions', e.target.value)}></textarea></${Field}>
-          <${Field} label="Escalate" error=${fe.escalate} hint='e.g. {"after_s": 600, "to": "critical"}'><input value=${f.escalate} onInput=${(e) => set('escalate', e.target.value)} /></${Field}>
-        </details>
-        ${bodyErr ? html`<div class="error" role="alert">${bodyErr}</div>` : null}
-        <${ErrorBox} error=${err} label="Not saved" />
+        <div class="row">
+          <${Field} label="Escalate after (s)" error=${fe['escalate.after_s'] || fe.escalate} hint="if still unacknowledged; empty = never">
+            <input name="escalate_after_s" type="number" min="1" step="any" value=${f.escAfter} onInput=${(e) => set('escAfter', e.target.value)} /></${Field}>
+          <${Field} label="Escalate to" error=${fe['escalate.to']}><select name="escalate_to" value=${f.escTo} onChange=${(e) => set('escTo', e.target.value)}>
+            ${SEVERITIES.map((s) => html`<option value=${s}>${s}</option>`)}</select></${Field}>
+        </div>
+        <fieldset class="actions-box" data-testid="rule-actions"><legend>Actions when an alert opens</legend>
+          <div role="tablist" class="row">${[['builder', 'Builder'], ['json', 'JSON']].map(([k, l]) => html`<button type="button" role="tab"
+            aria-selected=${f.actionsMode === k} class=${f.actionsMode === k ? 'tab active' : 'tab'} onClick=${() => setMode(k)}>${l}</button>`)}</div>
+          ${f.actionsMode === 'builder'
+            ? html`<${ActionList} value=${f.actions} onChange=${(v) => set('actions', v)} groups=${groups} errors=${actionErrs} />`
+            : html`<${Field} label="Actions (JSON array)" error=${actionErrs.actions}><textarea name="actions_json" rows="8" spellcheck="false" value=${f.actionsText}
+                onInput=${(e) => set('actionsText', e.target.value)}></textarea></${Field}>`}
+        </fieldset>
+        ${bodyErr && !bodyErr.path ? html`<div class="error" role="alert">${bodyErr.message}</div>` : null}
+        <${ErrorBox} error=${shownErr} label="Not saved" />
         <div class="row"><button class="primary" type="submit" disabled=${saving || !body} data-testid="save-rule">${saving ? 'Saving…' : 'Save rule'}</button>
           <a class="button" href="#/rules">Cancel</a></div>
       </form>

@@ -1,0 +1,104 @@
+// One alert with its timeline: opened, acknowledged, escalated, resolved
+// and the rule's `action` steps (commands sent, acked or timed out, and the
+// fallbacks they started). Action steps arrive live as `alert_event` frames
+// and are appended; the other kinds come only as a changed alert (an alert
+// frame), which updates the header and has the stored events read again.
+import { useEffect, useState } from 'preact/hooks';
+import { html, Time, Severity, fmtValue, roleAtLeast, toMs } from '../util.js';
+import { get, post, enc, role } from '../api.js';
+import { alerts, alertsVersion, putAlert, onAlert, useFrames, resyncCount } from '../live.js';
+import { ErrorBox } from '../components.js';
+
+const KIND_ICON = { opened: '●', updated: '↻', acknowledged: '✓', resolved: '◯', escalated: '▲', action: '⚙' };
+const eventKey = (e) => `${e.kind}|${e.at}|${e.actor}|${e.detail}`;
+
+function mergeEvents(list, more) {
+  const seen = new Set(list.map(eventKey));
+  const out = list.concat(more.filter((e) => !seen.has(eventKey(e))));
+  return out.sort((a, b) => toMs(a.at) - toMs(b.at));
+}
+
+export function AlertDetail({ id }) {
+  const [stored, setStored] = useState(null);
+  const [events, setEvents] = useState([]);
+  const [err, setErr] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [reads, setReads] = useState(0); // bumped to read the stored events again
+  alertsVersion.value;
+
+  useEffect(() => {
+    setErr(null);
+    get(`/alerts/${enc(id)}`).then(
+      (a) => {
+        const { events: ev, ...alert } = a;
+        setStored(alert);
+        setEvents((live) => mergeEvents(ev || [], live));
+      },
+      setErr,
+    );
+  }, [id, resyncCount.value, reads]);
+
+  // The event behind an alert frame is written to PostgreSQL just after the
+  // frame: read shortly after it, and once more for a slow write.
+  useEffect(() => {
+    const timers = [];
+    const off = onAlert((a) => {
+      if (String(a?.id) !== String(id)) return;
+      timers.forEach(clearTimeout);
+      timers.length = 0;
+      for (const ms of [500, 2500]) timers.push(setTimeout(() => setReads((n) => n + 1), ms));
+    });
+    return () => {
+      off();
+      timers.forEach(clearTimeout);
+    };
+  }, [id]);
+
+  useFrames('alerts', 'alert_event', (msg) => {
+    if (String(msg.alert_id) === String(id) && msg.event) setEvents((list) => mergeEvents(list, [msg.event]));
+  }, [id]);
+
+  const live = alerts.get(stored?.id) || alerts.get(Number(id));
+  const a = stored ? { ...stored, ...live } : live;
+  const canOperate = roleAtLeast(role.value, 'operator');
+  const act = async (what) => {
+    setBusy(true);
+    setErr(null);
+    try {
+      const r = await post(`/alerts/${enc(id)}/${what}`, {});
+      if (r?.id != null) {
+        putAlert(r);
+        setStored((s) => ({ ...s, ...r }));
+      }
+    } catch (e) {
+      setErr(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!a) return html`<section><${ErrorBox} error=${err} label="Alert" />${err ? null : html`<p class="muted">Loading…</p>`}</section>`;
+  return html`<section class="alert-detail" data-testid="alert-detail" data-state=${a.state} data-severity=${a.severity}>
+    <div class="toolbar"><h1><a href="#/alerts" class="muted">Alerts</a> / Alert ${a.id}</h1>
+      <${Severity} s=${a.severity} /><span class="pill" data-testid="alert-state">${a.state}</span>
+      ${canOperate && a.state === 'active' ? html`<button onClick=${() => act('ack')} disabled=${busy}>Acknowledge</button>` : null}
+      ${canOperate && a.state !== 'resolved' ? html`<button onClick=${() => act('resolve')} disabled=${busy}>Resolve</button>` : null}</div>
+    <${ErrorBox} error=${err} label="Alert" />
+    <div class="cols">
+      <div class="card"><h2>Timeline</h2>
+        <ol class="timeline" data-testid="timeline">${events.map((e) => html`<li class=${'ev ev-' + e.kind} data-kind=${e.kind}>
+          <span class="ev-icon" aria-hidden="true">${KIND_ICON[e.kind] || '·'}</span>
+          <span class="ev-when"><${Time} t=${e.at} /></span> <b class="ev-kind">${e.kind}</b> <span class="muted small">by ${e.actor}</span>
+          ${e.detail ? html`<div class="ev-detail" data-testid="event-detail">${e.detail}</div>` : null}</li>`)}</ol>
+        ${events.length === 0 ? html`<p class="muted">No events yet.</p>` : null}
+        <p class="muted small">Action steps (commands the rule sent and their fallbacks) appear here as they happen.</p></div>
+      <div class="card"><h2>Details</h2><dl class="kvlist">
+        <dt>Device</dt><dd><a href=${'#/device/' + enc(a.device)}>${a.device}</a></dd>
+        <dt>Metric</dt><dd>${a.metric}</dd><dt>Value</dt><dd>${fmtValue(a.value)}</dd>
+        <dt>Message</dt><dd>${a.message || '—'}</dd><dt>Rule</dt><dd>${a.rule_id == null ? '—' : roleAtLeast(role.value, 'admin') ? html`<a href=${'#/rules/' + enc(a.rule_id)}>${a.rule_id}</a>` : a.rule_id}</dd>
+        <dt>Opened</dt><dd><${Time} t=${a.opened_at} /></dd>
+        <dt>Acknowledged</dt><dd>${a.acknowledged_at ? html`<${Time} t=${a.acknowledged_at} /> by ${a.acknowledged_by}` : '—'}</dd>
+        <dt>Resolved</dt><dd>${a.resolved_at ? html`<${Time} t=${a.resolved_at} />` : '—'}</dd></dl></div>
+    </div>
+  </section>`;
+}
