@@ -316,7 +316,7 @@ describe('commands, groups, jobs, bulk import', { skip: skip || false, timeout: 
     await page.getByTestId('save-rule').click();
     const nameErr = a0.locator('.field-error').first();
     await nameErr.waitFor({ timeout: 10000 });
-    assert.match(await nameErr.textContent(), /non-empty/);
+    assert.match(await nameErr.textContent(), /must match \[A-Za-z0-9_.-\]\{1,64\}/);
 
     await a0.locator('input[name=action_name]').first().fill('activate_backup');
     assert.equal(await a0.locator('.field-error').count(), 0, 'the API error stays after the field changed');
