@@ -16,6 +16,7 @@ SeqResult SeqTracker::observe(std::int64_t seq, core::Micros ts_us, bool ts_give
   auto restart = [&](SeqVerdict verdict) noexcept {
     has_ = true;
     last_ = seq;
+    base_ = seq;
     seen_ = 0;
     if (ts_given) {
       last_ts_ = ts_us;
@@ -52,12 +53,13 @@ SeqResult SeqTracker::observe(std::int64_t seq, core::Micros ts_us, bool ts_give
   const std::uint64_t bit = std::uint64_t{1} << (d - 1);
   if (seen_ & bit) return {SeqVerdict::duplicate};
   seen_ |= bit;
-  return {SeqVerdict::late};
+  return {SeqVerdict::late, 0, seq > base_};
 }
 
 void SeqTracker::restore(std::int64_t last_seq, core::Micros last_ts) noexcept {
   has_ = true;
   last_ = last_seq;
+  base_ = last_seq;
   seen_ = ~std::uint64_t{0};
   last_ts_ = last_ts;
   has_ts_ = last_ts != 0;

@@ -43,7 +43,10 @@ Pipeline::Pipeline(PipelineOptions opts, const core::Clock& clock, devices::Regi
       values_(metrics.counter("peregrine_ingest_values_total",
                               "Metric values accepted (one row of readings each)")),
       gaps_(metrics.counter("peregrine_ingest_gaps_total",
-                            "Messages missing according to devices' seq counters")),
+                            "Messages missing according to devices' seq counters, when the jump was seen")),
+      gaps_filled_(metrics.counter("peregrine_ingest_gaps_filled_total",
+                                   "Messages counted in peregrine_ingest_gaps_total that arrived later "
+                                   "(reordered or redelivered): lost = gaps - gaps_filled")),
       duplicates_(metrics.counter("peregrine_ingest_duplicates_total",
                                   "Readings dropped as redeliveries of a seq already stored")),
       resets_(metrics.counter("peregrine_ingest_seq_resets_total",
@@ -171,6 +174,7 @@ IngestOutcome Pipeline::telemetry(std::string_view device, const std::string& pa
   }
 
   rows_.clear();
+  bool has_seq = false;
   for (const auto& e : decoded_.entries) {
     if (e.seq) {
       const devices::SeqResult r = dev->seq.observe(*e.seq, e.ts_us, e.ts_given);
@@ -179,9 +183,14 @@ IngestOutcome Pipeline::telemetry(std::string_view device, const std::string& pa
         ++out.duplicates;
         continue;
       }
+      has_seq = true;
       if (r.verdict == devices::SeqVerdict::gap) {
         gaps_.inc(r.missing);
         dev->rec.seq_gaps += r.missing;
+      } else if (r.fills_gap) {
+        // Reordered or redelivered late: the gap it was counted in shrinks.
+        gaps_filled_.inc();
+        if (dev->rec.seq_gaps > 0) --dev->rec.seq_gaps;
       } else if (r.verdict == devices::SeqVerdict::reset) {
         resets_.inc();
         spdlog::info("device '{}' restarted its seq counter at {}", dev->rec.id, *e.seq);
@@ -191,9 +200,6 @@ IngestOutcome Pipeline::telemetry(std::string_view device, const std::string& pa
     accept(*dev, decoded_.reading(e), arrival_ns);
     ++out.stored;
   }
-  if (!rows_.empty()) store_.append(rows_);
-  readings_.inc(out.stored);
-
   dev->rec.last_seen = arrival_us;
   if (!dev->rec.online) {
     dev->rec.online = true;
@@ -201,6 +207,13 @@ IngestOutcome Pipeline::telemetry(std::string_view device, const std::string& pa
     realtime_.publish_presence(dev->rec.tenant, dev->rec.id, true);
     if (events_ != nullptr) events_->on_presence(*dev, true);
   }
+  // With a seq, the device's bookkeeping goes with its rows (one
+  // transaction): a crash then cannot count stored readings as lost.
+  if (has_seq)
+    store_.append(rows_, dev->rec);
+  else if (!rows_.empty())
+    store_.append(rows_);
+  readings_.inc(out.stored);
   if (!dev->state_dirty) {
     dev->state_dirty = true;
     state_dirty_.push_back(dev);

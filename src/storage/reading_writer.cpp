@@ -95,6 +95,22 @@ void ReadingWriter::append(std::span<const ingest::StoredRow> rows) {
   if (wake) worker_.wake();
 }
 
+void ReadingWriter::append(std::span<const ingest::StoredRow> rows, const devices::DeviceRecord& rec) {
+  bool wake;
+  {
+    std::lock_guard lk(worker_.mutex());
+    const bool was_empty = pending_->empty();
+    if (was_empty) pending_->first_at = SteadyClock::now();
+    const std::size_t before = pending_->rows.size();
+    pending_->rows.insert(pending_->rows.end(), rows.begin(), rows.end());
+    auto [it, inserted] = pending_->states.try_emplace(rec.id);
+    it->second = {rec.last_seen, rec.online, rec.last_seq, rec.seq_gaps};
+    wake = was_empty || (before < opts_.batch_rows && pending_->rows.size() >= opts_.batch_rows);
+  }
+  update_pressure(depth_.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size());
+  if (wake) worker_.wake();
+}
+
 void ReadingWriter::update_device(const devices::DeviceRecord& rec) {
   bool wake;
   {

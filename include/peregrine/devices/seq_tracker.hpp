@@ -21,6 +21,9 @@ enum class SeqVerdict {
 struct SeqResult {
   SeqVerdict verdict;
   std::uint64_t missing = 0;  ///< for `gap`
+  /// For `late`: the seq was one a `gap` counted as missing (it lies above
+  /// where the window last restarted), so that loss did not happen.
+  bool fills_gap = false;
 };
 
 /// Remembers the newest seq and which of the 64 seqs below it were seen
@@ -31,7 +34,8 @@ struct SeqResult {
 /// - seen before (or equal to the newest): `duplicate`;
 /// - otherwise `late` (it fills a gap) and is marked seen.
 /// A seq above the newest is `next` or `gap` (`missing` = seqs skipped).
-/// After a reset the window restarts from that seq with nothing below it seen.
+/// After a reset the window restarts from that seq with nothing below it
+/// seen; a later seq below that start is `late` without `fills_gap`.
 class SeqTracker {
  public:
   static constexpr std::int64_t kWindow = 64;
@@ -47,6 +51,7 @@ class SeqTracker {
  private:
   bool has_ = false;
   std::int64_t last_ = 0;
+  std::int64_t base_ = 0;   ///< where the window last restarted: gaps are counted above it
   std::uint64_t seen_ = 0;  ///< bit i: seq (last_ - 1 - i) seen
   core::Micros last_ts_ = 0;  ///< newest device ts seen, valid when has_ts_
   bool has_ts_ = false;

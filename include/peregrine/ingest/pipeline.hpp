@@ -103,6 +103,7 @@ class Pipeline {
   metrics::Counter& readings_;
   metrics::Counter& values_;
   metrics::Counter& gaps_;
+  metrics::Counter& gaps_filled_;
   metrics::Counter& duplicates_;
   metrics::Counter& resets_;
   metrics::Counter& provisioned_;

@@ -35,6 +35,14 @@ class ReadingStore {
   virtual void append(std::span<const StoredRow> rows) = 0;
   /// Persists presence and seq bookkeeping of a device.
   virtual void update_device(const devices::DeviceRecord& rec) = 0;
+  /// Queues rows and the device's seq bookkeeping after them, so that both
+  /// are written in one transaction: after a crash the stored `last_seq`
+  /// matches the stored rows, and the first seq after a restart counts as
+  /// a gap exactly the messages that were acknowledged and not stored.
+  virtual void append(std::span<const StoredRow> rows, const devices::DeviceRecord& rec) {
+    append(rows);
+    update_device(rec);
+  }
   /// True while the queue is above its high-water mark: intake should pause.
   virtual bool pressure() const noexcept = 0;
 };

@@ -80,6 +80,8 @@ class ReadingWriter final : public ingest::ReadingStore {
                       std::string_view metric) override;
   void append(std::span<const ingest::StoredRow> rows) override;
   void update_device(const devices::DeviceRecord& rec) override;
+  /// Rows and the device's state under one lock (one batch, one transaction).
+  void append(std::span<const ingest::StoredRow> rows, const devices::DeviceRecord& rec) override;
   bool pressure() const noexcept override { return pressure_.load(std::memory_order_relaxed); }
 
   /// Rows queued and not yet committed. Any thread.

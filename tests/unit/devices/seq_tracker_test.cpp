@@ -71,6 +71,24 @@ TEST(SeqTracker, LateFillsGapOnce) {
   EXPECT_EQ(send(t, 6).verdict, SeqVerdict::next);
 }
 
+TEST(SeqTracker, ALateSeqFillsACountedGapButNotOneBelowAReset) {
+  SeqTracker t;
+  send(t, 1);
+  EXPECT_EQ(send(t, 4).missing, 2u);
+  const SeqResult filled = send(t, 2);
+  EXPECT_EQ(filled.verdict, SeqVerdict::late);
+  EXPECT_TRUE(filled.fills_gap) << "2 was counted missing when 4 came";
+  // Far below: a reset at 100 restarts the window; a seq under it was
+  // never counted as a gap, so it fills none.
+  for (int s = 200; s <= 210; ++s) t.observe(s, 0, false);
+  EXPECT_EQ(t.observe(100, 0, false).verdict, SeqVerdict::reset);
+  EXPECT_EQ(t.observe(104, 0, false).verdict, SeqVerdict::gap);
+  const SeqResult below = t.observe(98, 0, false);
+  EXPECT_EQ(below.verdict, SeqVerdict::late);
+  EXPECT_FALSE(below.fills_gap);
+  EXPECT_TRUE(t.observe(102, 0, false).fills_gap);
+}
+
 TEST(SeqTracker, LateAfterWindowShiftAcrossLargeGap) {
   SeqTracker t;
   send(t, 0);
