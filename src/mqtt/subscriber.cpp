@@ -12,11 +12,12 @@
 
 #include <peregrine/core/clock.hpp>
 #include <peregrine/ingest/telemetry_decoder.hpp>
+#include <peregrine/mqtt/tcp_nodelay.hpp>
 
 // Latency note: Paho C 1.3 (Socket_new in Socket.c) does not set TCP_NODELAY
-// on its sockets, and strace of this client shows no setsockopt(TCP_NODELAY).
-// Nagle only delays our small outbound packets (PUBACKs, commands) while an
-// earlier segment is unacknowledged; inbound telemetry is not affected.
+// on its sockets. Nagle would delay our small outbound packets (PUBACKs,
+// commands) while an earlier segment is unacknowledged, so on_connected sets
+// it on the broker connection (mqtt/tcp_nodelay.hpp).
 
 namespace peregrine::mqtt {
 namespace {
@@ -148,7 +149,9 @@ struct Subscriber::Impl {
   void on_connected() {
     if (ever_connected) reconnects.inc();
     ever_connected = true;
-    spdlog::info("mqtt: connected to {} as {}", opts.url, opts.client_id);
+    const int nodelay = set_nodelay_to_port(broker_port(opts.url));
+    spdlog::info("mqtt: connected to {} as {} (TCP_NODELAY on {} socket{})", opts.url, opts.client_id,
+                 nodelay, nodelay == 1 ? "" : "s");
     // The broker keeps subscriptions of a persistent session, but a new
     // session (first start, broker lost its state) has none: always renew.
     try {

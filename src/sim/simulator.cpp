@@ -13,6 +13,8 @@
 #include <mqtt/async_client.h>
 #include <unistd.h>
 
+#include <peregrine/mqtt/tcp_nodelay.hpp>
+
 #include "sim/command_responder.hpp"
 #include "sim/sensor_model.hpp"
 
@@ -147,7 +149,11 @@ class Run {
     client_.set_connection_lost_handler([this](const std::string&) { lost_ = true; });
     client_.set_message_callback([this](::mqtt::const_message_ptr m) { on_message(*m); });
     try {
-      if (client_.connect(opts)->wait_for(7s)) return true;
+      if (client_.connect(opts)->wait_for(7s)) {
+        // Acks and telemetry must not wait for delayed ACKs (Nagle).
+        peregrine::mqtt::set_nodelay_to_port(peregrine::mqtt::broker_port(o_.url));
+        return true;
+      }
       std::fprintf(stderr, "peregrine-sim: connecting to %s timed out\n", o_.url.c_str());
     } catch (const ::mqtt::exception& e) {
       std::fprintf(stderr, "peregrine-sim: cannot connect to %s: %s\n", o_.url.c_str(), e.what());

@@ -99,24 +99,40 @@ class Login {
   bool connected_ = false;
 };
 
-class MqttAuthTest : public AuthTest {};
+class MqttAuthTest : public AuthTest {
+ protected:
+  /// The server logs in to `broker` and keeps its password file.
+  static std::map<std::string, std::string> server_env(const AuthBroker& broker) {
+    return {{"PEREGRINE_MQTT_URL", broker.url()},
+            {"PEREGRINE_MQTT_USERNAME", kBrokerUser},
+            {"PEREGRINE_MQTT_PASSWORD", kBrokerPassword},
+            {"PEREGRINE_MQTT_PASSWD_FILE", broker.passwd_file()},
+            {"PEREGRINE_MQTT_RELOAD_PID_FILE", broker.pid_file()}};
+  }
+  /// Two devices created through REST: their ids and tokens.
+  struct Pair {
+    std::string a, b, token_a, token_b;
+  };
+  Pair two_devices(const std::string& root, const std::string& na, const std::string& nb) {
+    Pair p{device(na), device(nb), "", ""};
+    const auto ca = call("POST", "/api/v1/devices", root, json{{"id", p.a}}.dump());
+    const auto cb = call("POST", "/api/v1/devices", root, json{{"id", p.b}}.dump());
+    EXPECT_EQ(ca.status, 201) << ca.body;
+    EXPECT_EQ(cb.status, 201) << cb.body;
+    if (ca.status == 201) p.token_a = ca.json()["token"];
+    if (cb.status == 201) p.token_b = cb.json()["token"];
+    return p;
+  }
+};
 
 TEST_F(MqttAuthTest, DevicesAreConfinedToTheirOwnTopics) {
   AuthBroker broker;
   ASSERT_TRUE(broker.ok()) << broker.log();
-  ASSERT_TRUE(start({{"PEREGRINE_MQTT_URL", broker.url()},
-                     {"PEREGRINE_MQTT_USERNAME", kBrokerUser},
-                     {"PEREGRINE_MQTT_PASSWORD", kBrokerPassword},
-                     {"PEREGRINE_MQTT_PASSWD_FILE", broker.passwd_file()},
-                     {"PEREGRINE_MQTT_RELOAD_PID_FILE", broker.pid_file()}}))
-      << broker.log();
+  ASSERT_TRUE(start(server_env(broker))) << broker.log();
   const std::string root = root_token();
-  const std::string a = device("ma"), b = device("mb");
-  const auto ca = call("POST", "/api/v1/devices", root, json{{"id", a}}.dump());
-  const auto cb = call("POST", "/api/v1/devices", root, json{{"id", b}}.dump());
-  ASSERT_EQ(ca.status, 201) << ca.body;
-  ASSERT_EQ(cb.status, 201) << cb.body;
-  const std::string tok_a = ca.json()["token"], tok_b = cb.json()["token"];
+  const Pair devs = two_devices(root, "ma", "mb");
+  ASSERT_FALSE(devs.token_a.empty() || devs.token_b.empty());
+  const std::string &a = devs.a, &b = devs.b, &tok_a = devs.token_a, &tok_b = devs.token_b;
 
   // The broker reloads the password file on SIGHUP, a moment after the call.
   std::unique_ptr<Login> dev_a;
@@ -165,24 +181,17 @@ TEST_F(MqttAuthTest, DevicesAreConfinedToTheirOwnTopics) {
 TEST_F(MqttAuthTest, ADeviceCannotAckAnotherDevicesCommand) {
   AuthBroker broker;
   ASSERT_TRUE(broker.ok()) << broker.log();
-  ASSERT_TRUE(start({{"PEREGRINE_MQTT_URL", broker.url()},
-                     {"PEREGRINE_MQTT_USERNAME", kBrokerUser},
-                     {"PEREGRINE_MQTT_PASSWORD", kBrokerPassword},
-                     {"PEREGRINE_MQTT_PASSWD_FILE", broker.passwd_file()},
-                     {"PEREGRINE_MQTT_RELOAD_PID_FILE", broker.pid_file()}}))
-      << broker.log();
+  ASSERT_TRUE(start(server_env(broker))) << broker.log();
   const std::string root = root_token();
-  const std::string a = device("aa"), b = device("ab");
-  const auto ca = call("POST", "/api/v1/devices", root, json{{"id", a}}.dump());
-  const auto cb = call("POST", "/api/v1/devices", root, json{{"id", b}}.dump());
-  ASSERT_EQ(ca.status, 201) << ca.body;
-  ASSERT_EQ(cb.status, 201) << cb.body;
+  const Pair devs = two_devices(root, "aa", "ab");
+  ASSERT_FALSE(devs.token_a.empty() || devs.token_b.empty());
+  const std::string &a = devs.a, &b = devs.b;
   std::unique_ptr<Login> dev_a, dev_b;
   ASSERT_TRUE(eventually([&] {
-    dev_b = std::make_unique<Login>(broker.url(), b, cb.json()["token"].get<std::string>());
+    dev_b = std::make_unique<Login>(broker.url(), b, devs.token_b);
     return dev_b->connected();
   }, 10s)) << broker.log();
-  dev_a = std::make_unique<Login>(broker.url(), a, ca.json()["token"].get<std::string>());
+  dev_a = std::make_unique<Login>(broker.url(), a, devs.token_a);
   ASSERT_TRUE(dev_a->connected());
   dev_b->subscribe("devices/" + b + "/commands");
   dev_b->publish("sensors/" + b + "/status", "online");
