@@ -10,6 +10,7 @@
 #include "storage/alert_spill.hpp"
 #include "storage/control_rows.hpp"
 #include "storage/spill_file.hpp"
+#include "storage/sql_support.hpp"
 
 namespace peregrine::storage {
 namespace {
@@ -19,18 +20,8 @@ using nlohmann::json;
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
 
-// libpqxx 6 has no std::optional parameters: a null const char* is NULL.
-struct NullableText {
-  std::string text;
-  bool null = true;
-  const char* c_str() const { return null ? nullptr : text.c_str(); }
-};
-NullableText micros(const std::optional<core::Micros>& t) {
-  return t ? NullableText{std::to_string(*t), false} : NullableText{};
-}
-NullableText text_if(bool present, const std::string& s) {
-  return present ? NullableText{s, false} : NullableText{};
-}
+using sql::text_if;
+sql::NullableText micros(const std::optional<core::Micros>& t) { return sql::nullable(t); }
 
 constexpr const char* kUpsertAlert =
     "INSERT INTO alerts (id, tenant_id, rule_id, device_id, metric, severity, state, value, "

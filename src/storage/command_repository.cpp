@@ -3,6 +3,7 @@
 #include <peregrine/storage/alert_store.hpp>
 #include <peregrine/storage/query_pool.hpp>
 
+#include "storage/control_rows.hpp"
 #include "storage/sql_support.hpp"
 
 namespace peregrine::storage {
@@ -11,25 +12,6 @@ using boost::asio::awaitable;
 using nlohmann::json;
 
 namespace {
-
-const std::string kJobColumns = "id, tenant_id, kind, state, total, done, failed, params::text, created_by, " +
-                                sql::micros("created_at") + ", " + sql::micros("finished_at");
-
-jobs::Job job_from(const pqxx::row& r) {
-  jobs::Job j;
-  j.id = r[0].as<std::int64_t>();
-  j.tenant = r[1].as<std::int64_t>();
-  j.kind = r[2].as<std::string>();
-  j.state = jobs::parse_state(r[3].as<std::string>()).value_or(jobs::State::running);
-  j.total = r[4].as<std::int32_t>();
-  j.done = r[5].as<std::int32_t>();
-  j.failed = r[6].as<std::int32_t>();
-  j.params = json::parse(r[7].as<std::string>(), nullptr, false);
-  j.created_by = r[8].as<std::string>();
-  j.created_at = r[9].as<std::int64_t>();
-  if (!r[10].is_null()) j.finished_at = r[10].as<std::int64_t>();
-  return j;
-}
 
 std::string cursor_of(const commands::Command& c) { return std::to_string(c.created_at) + "_" + c.id; }
 
@@ -84,13 +66,13 @@ awaitable<Page<jobs::Job>> CommandRepository::jobs(core::TenantId tenant, JobFil
                                                    PageRequest<std::int64_t> page) {
   std::vector<jobs::Job> rows = co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
-    std::string q = "SELECT " + kJobColumns + " FROM jobs WHERE tenant_id = " + w.quote(tenant);
+    std::string q = "SELECT " + kJobColumnsSql + " FROM jobs WHERE tenant_id = " + w.quote(tenant);
     if (page.after > 0) q += " AND id < " + w.quote(page.after);
     if (filter.state) q += " AND state = " + w.quote(*filter.state);
     if (filter.kind) q += " AND kind = " + w.quote(*filter.kind);
     q += " ORDER BY id DESC LIMIT " + std::to_string(page.limit + 1);
     std::vector<jobs::Job> out;
-    for (const auto& row : w.exec(q)) out.push_back(job_from(row));
+    for (const auto& row : w.exec(q)) out.push_back(job_from_row(row));
     return out;
   });
   co_return sql::cut_page(std::move(rows), page.limit, [](const jobs::Job& j) { return std::to_string(j.id); });
@@ -99,9 +81,9 @@ awaitable<Page<jobs::Job>> CommandRepository::jobs(core::TenantId tenant, JobFil
 awaitable<Outcome<jobs::Job>> CommandRepository::job(core::TenantId tenant, jobs::JobId id) {
   co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) -> Outcome<jobs::Job> {
     pqxx::read_transaction w(c);
-    const auto r = w.exec_params("SELECT " + kJobColumns + " FROM jobs WHERE id = $1 AND tenant_id = $2", id, tenant);
+    const auto r = w.exec_params("SELECT " + kJobColumnsSql + " FROM jobs WHERE id = $1 AND tenant_id = $2", id, tenant);
     if (r.empty()) return Failure::not_found("no job " + std::to_string(id));
-    return job_from(r[0]);
+    return job_from_row(r[0]);
   });
 }
 

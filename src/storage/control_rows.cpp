@@ -10,16 +10,9 @@ using nlohmann::json;
 
 namespace {
 
-// libpqxx 6 has no std::optional parameters: a null const char* is NULL.
-struct Nullable {
-  std::string text;
-  bool null = true;
-  const char* c_str() const { return null ? nullptr : text.c_str(); }
-};
-Nullable opt(const std::optional<std::int64_t>& v) {
-  return v ? Nullable{std::to_string(*v), false} : Nullable{};
-}
-Nullable opt_text(const std::string& s) { return s.empty() ? Nullable{} : Nullable{s, false}; }
+using Nullable = sql::NullableText;
+Nullable opt(const std::optional<std::int64_t>& v) { return sql::nullable(v); }
+Nullable opt_text(const std::string& s) { return sql::text_if(!s.empty(), s); }
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 const std::string kUpsertCommand =
@@ -121,27 +114,33 @@ CommandStartState load_command_state(const PgTarget& target) {
   return st;
 }
 
+const std::string kJobColumnsSql = "id, tenant_id, kind, state, total, done, failed, params::text, created_by, " +
+                                   sql::micros("created_at") + ", " + sql::micros("finished_at");
+
+jobs::Job job_from_row(const pqxx::row& r) {
+  jobs::Job j;
+  j.id = r[0].as<std::int64_t>();
+  j.tenant = r[1].as<std::int64_t>();
+  j.kind = r[2].as<std::string>();
+  j.state = jobs::parse_state(r[3].as<std::string>()).value_or(jobs::State::running);
+  j.total = r[4].as<std::int32_t>();
+  j.done = r[5].as<std::int32_t>();
+  j.failed = r[6].as<std::int32_t>();
+  j.params = json::parse(r[7].as<std::string>(), nullptr, false);
+  j.created_by = r[8].as<std::string>();
+  j.created_at = r[9].as<std::int64_t>();
+  if (!r[10].is_null()) j.finished_at = r[10].as<std::int64_t>();
+  return j;
+}
+
 jobs::JobStartState load_job_state(const PgTarget& target) {
   const auto conn = connect(target, Scope::all());
   pqxx::read_transaction tx(*conn);
   jobs::JobStartState st;
   st.next_id = tx.exec1("SELECT coalesce(max(id), 0) + 1 FROM jobs")[0].as<std::int64_t>();
-  for (const auto& row : tx.exec(
-           "SELECT id, tenant_id, kind, state, total, done, failed, params::text, created_by, " +
-           sql::micros("created_at") + " FROM jobs WHERE state IN ('queued', 'running') ORDER BY id")) {
-    jobs::Job j;
-    j.id = row[0].as<std::int64_t>();
-    j.tenant = row[1].as<std::int64_t>();
-    j.kind = row[2].as<std::string>();
-    j.state = jobs::parse_state(row[3].as<std::string>()).value_or(jobs::State::running);
-    j.total = row[4].as<std::int32_t>();
-    j.done = row[5].as<std::int32_t>();
-    j.failed = row[6].as<std::int32_t>();
-    j.params = json::parse(row[7].as<std::string>(), nullptr, false);
-    j.created_by = row[8].as<std::string>();
-    j.created_at = row[9].as<std::int64_t>();
-    st.running.push_back(std::move(j));
-  }
+  for (const auto& row :
+       tx.exec("SELECT " + kJobColumnsSql + " FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"))
+    st.running.push_back(job_from_row(row));
   for (const auto& row : tx.exec(
            "SELECT i.job_id, i.seq, i.key, i.status, i.detail, i.command_id::text FROM job_items i "
            "JOIN jobs j ON j.id = i.job_id JOIN commands c ON c.id = i.command_id "

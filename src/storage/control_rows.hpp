@@ -12,4 +12,8 @@ namespace peregrine::storage {
 /// for any other op.
 bool write_control_op(pqxx::work& w, const AlertOp& op);
 
+/// Columns of a `jobs` row for job_from_row.
+extern const std::string kJobColumnsSql;
+jobs::Job job_from_row(const pqxx::row& row);
+
 }  // namespace peregrine::storage

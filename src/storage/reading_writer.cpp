@@ -79,17 +79,26 @@ void ReadingWriter::declare_series(core::SeriesKey key, core::TenantId tenant,
   if (wake) worker_.wake();
 }
 
+bool ReadingWriter::append_locked(std::span<const ingest::StoredRow> rows,
+                                 const devices::DeviceRecord* rec) {
+  const bool was_empty = pending_->empty();
+  if (was_empty) pending_->first_at = SteadyClock::now();
+  const std::size_t before = pending_->rows.size();
+  pending_->rows.insert(pending_->rows.end(), rows.begin(), rows.end());
+  if (rec != nullptr) {
+    auto [it, inserted] = pending_->states.try_emplace(rec->id);
+    it->second = {rec->last_seen, rec->online, rec->last_seq, rec->seq_gaps};
+  }
+  // Wake the writer to start the age timer, or when a full batch is ready.
+  return was_empty || (before < opts_.batch_rows && pending_->rows.size() >= opts_.batch_rows);
+}
+
 void ReadingWriter::append(std::span<const ingest::StoredRow> rows) {
   if (rows.empty()) return;
   bool wake;
   {
     std::lock_guard lk(worker_.mutex());
-    const bool was_empty = pending_->empty();
-    if (was_empty) pending_->first_at = SteadyClock::now();
-    const std::size_t before = pending_->rows.size();
-    pending_->rows.insert(pending_->rows.end(), rows.begin(), rows.end());
-    // Wake the writer to start the age timer, or when a full batch is ready.
-    wake = was_empty || (before < opts_.batch_rows && pending_->rows.size() >= opts_.batch_rows);
+    wake = append_locked(rows, nullptr);
   }
   update_pressure(depth_.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size());
   if (wake) worker_.wake();
@@ -99,13 +108,7 @@ void ReadingWriter::append(std::span<const ingest::StoredRow> rows, const device
   bool wake;
   {
     std::lock_guard lk(worker_.mutex());
-    const bool was_empty = pending_->empty();
-    if (was_empty) pending_->first_at = SteadyClock::now();
-    const std::size_t before = pending_->rows.size();
-    pending_->rows.insert(pending_->rows.end(), rows.begin(), rows.end());
-    auto [it, inserted] = pending_->states.try_emplace(rec.id);
-    it->second = {rec.last_seen, rec.online, rec.last_seq, rec.seq_gaps};
-    wake = was_empty || (before < opts_.batch_rows && pending_->rows.size() >= opts_.batch_rows);
+    wake = append_locked(rows, &rec);
   }
   update_pressure(depth_.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size());
   if (wake) worker_.wake();

@@ -18,6 +18,20 @@
 
 namespace peregrine::storage::sql {
 
+/// A text parameter that may be SQL NULL: libpqxx 6 has no std::optional
+/// parameters, a null `const char*` is NULL.
+struct NullableText {
+  std::string text;
+  bool null = true;
+  const char* c_str() const { return null ? nullptr : text.c_str(); }
+};
+inline NullableText nullable(const std::optional<std::int64_t>& v) {
+  return v ? NullableText{std::to_string(*v), false} : NullableText{};
+}
+inline NullableText text_if(bool present, const std::string& s) {
+  return present ? NullableText{s, false} : NullableText{};
+}
+
 /// SQL for a timestamptz column as epoch microseconds (bigint).
 inline std::string micros(std::string_view column) {
   return "(extract(epoch from " + std::string(column) + ") * 1000000)::bigint";

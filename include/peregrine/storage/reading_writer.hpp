@@ -96,6 +96,9 @@ class ReadingWriter final : public ingest::ReadingStore {
   bool flush(BatchSink& sink, WorkBatch& batch);
   void set_connected(bool up) noexcept;
   void rows_done(std::size_t n) noexcept;
+  /// Appends rows (and the device's state, when given) to the pending
+  /// batch; the caller holds the lock. True when the writer must be woken.
+  bool append_locked(std::span<const ingest::StoredRow> rows, const devices::DeviceRecord* rec);
   void update_pressure(std::size_t depth) noexcept;
   /// Appends `batch` to the spill and empties it; false (batch kept) when
   /// the spill is off, full or failing. Writer thread.
