@@ -71,21 +71,6 @@ class CommandsTest : public AlertingTest {
     return ws;
   }
 
-  /// The next frame of `type` for which `pred` holds, or nullopt.
-  static std::optional<json> next_frame(WsClient& ws, const std::string& type,
-                                        const std::function<bool(const json&)>& pred,
-                                        std::chrono::milliseconds timeout = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      const auto f = ws.read_json(left);
-      if (!f) return std::nullopt;
-      if (f->value("type", "") == type && pred(*f)) return *f;
-    }
-  }
-
   std::int64_t create_group(const std::string& name, const std::vector<std::string>& devices) {
     const auto r = call("POST", "/api/v1/groups", json{{"name", name}, {"device_ids", devices}});
     EXPECT_EQ(r.status, 201) << r.body;
@@ -176,7 +161,7 @@ TEST_F(CommandsTest, CommandRoundTripOverMqttWithLiveFrames) {
   ASSERT_TRUE(done["events"].is_array());
   const auto frame = next_frame(*ws, "command", [&](const json& f) {
     return f["command"]["id"] == id && f["command"]["status"] == "ok";
-  });
+  }, 15s);
   EXPECT_TRUE(frame.has_value());
 
   // A duplicate ack is recorded and changes nothing; a malformed one is counted.
@@ -343,7 +328,7 @@ TEST_F(CommandsTest, ABatchCommandIsAJobWhoseFramesCountUpToTheEnd) {
     EXPECT_GE(done, last_done) << "progress went back";
     last_done = done;
     return f["job"]["state"] == "done";
-  });
+  }, 15s);
   ASSERT_TRUE(final_frame.has_value());
   EXPECT_EQ((*final_frame)["job"]["progress"], (json{{"total", 5}, {"done", 5}, {"failed", 0}}));
   ASSERT_TRUE(eventually([&] { return get("/api/v1/jobs/" + std::to_string(job)).json().value("state", "") == "done"; }));

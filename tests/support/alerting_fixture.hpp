@@ -53,10 +53,10 @@ class AlertingTest : public IntegrationTest {
     return ws;
   }
 
-  /// The next `alert` frame's alert for which `pred` holds (other frames are
+  /// The next frame of `type` for which `pred` holds (other frames are
   /// skipped), or nullopt after `timeout`.
-  static std::optional<nlohmann::json> next_alert(
-      WsClient& ws, const std::function<bool(const nlohmann::json&)>& pred,
+  static std::optional<nlohmann::json> next_frame(
+      WsClient& ws, const std::string& type, const std::function<bool(const nlohmann::json&)>& pred,
       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
@@ -65,9 +65,18 @@ class AlertingTest : public IntegrationTest {
       if (left.count() <= 0) return std::nullopt;
       const auto f = ws.read_json(left);
       if (!f) return std::nullopt;
-      if (f->value("type", "") == "alert" && f->contains("alert") && pred((*f)["alert"]))
-        return (*f)["alert"];
+      if (f->value("type", "") == type && pred(*f)) return f;
     }
+  }
+
+  /// The next `alert` frame's alert for which `pred` holds, or nullopt.
+  static std::optional<nlohmann::json> next_alert(
+      WsClient& ws, const std::function<bool(const nlohmann::json&)>& pred,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto f = next_frame(
+        ws, "alert", [&](const nlohmann::json& f) { return f.contains("alert") && pred(f["alert"]); },
+        timeout);
+    return f ? std::optional<nlohmann::json>((*f)["alert"]) : std::nullopt;
   }
 
   /// Publishes one reading of `device` at server-now (QoS 1, acknowledged).
