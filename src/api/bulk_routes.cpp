@@ -7,7 +7,6 @@
 // once, or the error naming the field); the import is an `import` job.
 
 #include <peregrine/api/control.hpp>
-#include <peregrine/auth/mqtt_accounts.hpp>
 #include <peregrine/auth/secrets.hpp>
 #include <peregrine/core/ids.hpp>
 
@@ -185,7 +184,6 @@ awaitable<http::Response> bulk_create(ControlContext& ctx, http::Request& req) {
 
   std::unordered_map<std::string, std::size_t> seen;  // id → first row
   std::vector<storage::NewDevice> devices;
-  std::vector<storage::TokenHashes> hashes;
   std::vector<std::string> tokens;
   std::vector<std::size_t> index;  // devices[i] is rows[index[i]]
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -209,9 +207,7 @@ awaitable<http::Response> bulk_create(ControlContext& ctx, http::Request& req) {
     r.device.group_ids.erase(std::unique(r.device.group_ids.begin(), r.device.group_ids.end()),
                              r.device.group_ids.end());
     if (!r.error.empty()) continue;
-    std::string token = "pdt_" + auth::random_hex(32);
-    hashes.push_back({auth::sha256_hex(token), auth::mosquitto_hash(token)});
-    tokens.push_back(std::move(token));
+    tokens.push_back("pdt_" + auth::random_hex(32));
     devices.push_back(r.device);
     index.push_back(i);
   }
@@ -220,7 +216,7 @@ awaitable<http::Response> bulk_create(ControlContext& ctx, http::Request& req) {
                                        {{"rows", rows.size()}, {"valid", devices.size()}, {"format", csv ? "csv" : "json"}});
   std::vector<storage::Outcome<storage::Done>> outcomes;
   if (!devices.empty())
-    outcomes = co_await ctx.base.repos.devices.create_many(tenant, devices, std::move(hashes), std::move(audit));
+    outcomes = co_await ctx.base.repos.devices.create_many(tenant, devices, tokens, std::move(audit));
 
   // Back on the loop: the created devices join the registry.
   std::vector<std::string> token_of(rows.size());

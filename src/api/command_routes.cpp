@@ -60,14 +60,6 @@ CommandRequest parse_command(const json& body, const commands::ServiceOptions& l
   return r;
 }
 
-const devices::Device& require_device(ControlContext& ctx, const http::Request& req) {
-  const std::string& id = req.params.at("id");
-  const devices::Device* dev = core::valid_device_id(id) ? ctx.base.registry.find(id) : nullptr;
-  if (!dev || dev->rec.tenant != caller_tenant(req))
-    throw http::Problem(404, "Not Found", "no device '" + id + "'");
-  return *dev;
-}
-
 [[noreturn]] void too_many_pending() {
   http::Problem p(503, "Service Unavailable", "too many commands pending; retry later");
   p.headers.emplace_back("Retry-After", "5");
@@ -90,7 +82,7 @@ json event_json(const commands::CommandEvent& e) {
 }
 
 awaitable<http::Response> send_command(ControlContext& ctx, http::Request& req) {
-  const devices::Device& dev = require_device(ctx, req);
+  const devices::Device& dev = require_device(ctx.base.registry, req);
   CommandRequest r = parse_command(body_object(req), ctx.commands.options());
   commands::NewCommand nc;
   nc.tenant = dev.rec.tenant;
@@ -111,7 +103,7 @@ awaitable<http::Response> send_command(ControlContext& ctx, http::Request& req) 
 }
 
 awaitable<http::Response> list_commands(ControlContext& ctx, http::Request& req) {
-  const devices::Device& dev = require_device(ctx, req);
+  const devices::Device& dev = require_device(ctx.base.registry, req);
   const core::TenantId tenant = dev.rec.tenant;
   const std::string device = dev.rec.id;
   storage::PageRequest<std::string> page{limit_param(req), std::string(req.q("cursor").value_or(""))};
@@ -124,7 +116,7 @@ awaitable<http::Response> list_commands(ControlContext& ctx, http::Request& req)
 }
 
 awaitable<http::Response> get_command(ControlContext& ctx, http::Request& req) {
-  const devices::Device& dev = require_device(ctx, req);
+  const devices::Device& dev = require_device(ctx.base.registry, req);
   const core::TenantId tenant = dev.rec.tenant;
   const std::string device = dev.rec.id;
   const std::string cid = req.params.at("cid");

@@ -24,9 +24,6 @@ namespace {
 
 std::string new_device_token() { return "pdt_" + auth::random_hex(32); }
 
-storage::TokenHashes hashes_of(const std::string& token) {
-  return {auth::sha256_hex(token), auth::mosquitto_hash(token)};
-}
 
 storage::NewDevice parse_new_device(const json& body) {
   storage::NewDevice d;
@@ -52,7 +49,7 @@ awaitable<http::Response> create_device(Context& ctx, http::Request& req) {
   const std::string token = new_device_token();
   storage::AuditEntry audit = audit_by(req, tenant, "device.create", "device:" + d.id,
                                        {{"name", d.name}, {"type", d.type}});
-  take(co_await ctx.repos.devices.create(tenant, d, hashes_of(token), std::move(audit)));
+  take(co_await ctx.repos.devices.create(tenant, d, storage::hash_token(token), std::move(audit)));
   co_await sync_broker_accounts(ctx);
   // Back on the loop: it may have auto-provisioned the id meanwhile; add()
   // then keeps that one, and its tenant is what the row says after the
@@ -84,7 +81,7 @@ awaitable<http::Response> rotate_token(Context& ctx, http::Request& req) {
   if (!dev || dev->rec.tenant != tenant) throw http::Problem(404, "Not Found", "no device '" + id + "'");
   const std::string token = new_device_token();
   storage::AuditEntry audit = audit_by(req, tenant, "device.token_rotate", "device:" + id);
-  take(co_await ctx.repos.devices.set_token(tenant, id, hashes_of(token), std::move(audit)));
+  take(co_await ctx.repos.devices.set_token(tenant, id, storage::hash_token(token), std::move(audit)));
   co_await sync_broker_accounts(ctx);
   co_return http::json_response(req.raw, 200, {{"id", id}, {"token", token}});
 }

@@ -32,16 +32,6 @@ void overlay_live(const devices::Registry& registry, json& d) {
   if (dev->rec.last_seen) d["last_seen"] = core::format_rfc3339(*dev->rec.last_seen);
 }
 
-/// The device, or Problem 404 (also for another tenant's device: no
-/// existence leak).
-const devices::Device& require_device(const Context& ctx, const http::Request& req) {
-  const std::string& id = req.params.at("id");
-  const devices::Device* dev = core::valid_device_id(id) ? ctx.registry.find(id) : nullptr;
-  if (!dev || dev->rec.tenant != caller_tenant(req))
-    throw http::Problem(404, "Not Found", "no device '" + id + "'");
-  return *dev;
-}
-
 awaitable<http::Response> list_devices(Context& ctx, http::Request& req) {
   const core::TenantId tenant = caller_tenant(req);
   const std::size_t limit = parse_limit(req, 100, 1000);
@@ -63,7 +53,7 @@ awaitable<http::Response> list_devices(Context& ctx, http::Request& req) {
 }
 
 awaitable<http::Response> get_device(Context& ctx, http::Request& req) {
-  const devices::Device& dev = require_device(ctx, req);
+  const devices::Device& dev = require_device(ctx.registry, req);
   const std::string id = dev.rec.id;
   const core::TenantId tenant = dev.rec.tenant;
   auto row = co_await ctx.repos.devices.get(tenant, id);
@@ -78,7 +68,7 @@ awaitable<http::Response> get_device(Context& ctx, http::Request& req) {
 }
 
 awaitable<http::Response> get_state(Context& ctx, http::Request& req) {
-  const devices::Device& dev = require_device(ctx, req);
+  const devices::Device& dev = require_device(ctx.registry, req);
   const std::string id = dev.rec.id;
   json state;
   try {
@@ -91,7 +81,7 @@ awaitable<http::Response> get_state(Context& ctx, http::Request& req) {
 }
 
 awaitable<http::Response> get_readings(Context& ctx, http::Request& req) {
-  const devices::Device& dev = require_device(ctx, req);
+  const devices::Device& dev = require_device(ctx.registry, req);
   const auto metric = req.q("metric");
   if (!metric || !core::valid_metric_name(*metric))
     throw http::Problem(400, "Bad Request", "query parameter 'metric' is required: [A-Za-z0-9_]{1,64}");
@@ -118,7 +108,7 @@ awaitable<http::Response> get_readings(Context& ctx, http::Request& req) {
 }
 
 awaitable<http::Response> patch_device(Context& ctx, http::Request& req) {
-  const std::string id = require_device(ctx, req).rec.id;
+  const std::string id = require_device(ctx.registry, req).rec.id;
   const core::TenantId tenant = caller_tenant(req);
   const json body = body_object(req);
   const std::optional<std::string> name = string_field(body, "name", false);
@@ -145,7 +135,7 @@ awaitable<http::Response> patch_device(Context& ctx, http::Request& req) {
 }
 
 awaitable<http::Response> delete_device(Context& ctx, http::Request& req) {
-  const std::string id = require_device(ctx, req).rec.id;
+  const std::string id = require_device(ctx.registry, req).rec.id;
   const core::TenantId tenant = caller_tenant(req);
   storage::AuditEntry audit = audit_by(req, tenant, "device.delete", "device:" + id);
   take(co_await ctx.repos.devices.remove(tenant, id, std::move(audit)));

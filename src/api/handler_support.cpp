@@ -1,5 +1,7 @@
 #include "api/handler_support.hpp"
 
+#include <peregrine/core/ids.hpp>
+
 namespace peregrine::api {
 
 void throw_failure(const storage::Failure& f, bool name_field) {
@@ -17,6 +19,14 @@ void throw_failure(const storage::Failure& f, bool name_field) {
       throw http::Problem(409, "Conflict", detail + "; retry shortly");
   }
   throw http::Problem(500, "Internal Server Error", detail);
+}
+
+const devices::Device& require_device(const devices::Registry& registry, const http::Request& req) {
+  const std::string& id = req.params.at("id");
+  const devices::Device* dev = core::valid_device_id(id) ? registry.find(id) : nullptr;
+  if (!dev || dev->rec.tenant != caller_tenant(req))
+    throw http::Problem(404, "Not Found", "no device '" + id + "'");
+  return *dev;
 }
 
 boost::asio::awaitable<void> sync_broker_accounts(Context& ctx) {

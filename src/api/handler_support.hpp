@@ -26,6 +26,10 @@ http::Handler bind(Ctx& ctx, boost::asio::awaitable<http::Response> (*fn)(Ctx&, 
 /// `name_field` (false where docs/api.md gives the detail without it).
 [[noreturn]] void throw_failure(const storage::Failure& f, bool name_field = true);
 
+/// The `{id}` device of the caller's tenant, or Problem 404 (also for
+/// another tenant's device: no existence leak). Loop thread.
+const devices::Device& require_device(const devices::Registry& registry, const http::Request& req);
+
 /// The value of `o`, or its failure thrown as a Problem.
 template <class T>
 T take(storage::Outcome<T>&& o, bool name_field = true) {

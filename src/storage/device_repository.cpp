@@ -153,16 +153,23 @@ awaitable<Outcome<Done>> DeviceRepository::create(core::TenantId tenant, NewDevi
   });
 }
 
+TokenHashes hash_token(const std::string& token) {
+  return {auth::sha256_hex(token), auth::mosquitto_hash(token)};
+}
+
 awaitable<std::vector<Outcome<Done>>> DeviceRepository::create_many(
-    core::TenantId tenant, std::vector<NewDevice> devices, std::vector<TokenHashes> tokens,
+    core::TenantId tenant, std::vector<NewDevice> devices, std::vector<std::string> tokens,
     AuditEntry audit) {
   co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
+    std::vector<TokenHashes> hashes;
+    hashes.reserve(tokens.size());
+    for (const auto& t : tokens) hashes.push_back(hash_token(t));
     std::vector<Outcome<Done>> out(devices.size());
     pqxx::work w(c);
     for (std::size_t i = 0; i < devices.size(); ++i) {
       try {
         pqxx::subtransaction s(w);
-        out[i] = insert_device(s, tenant, devices[i], tokens[i]);
+        out[i] = insert_device(s, tenant, devices[i], hashes[i]);
         if (out[i].ok()) s.commit();
       } catch (const pqxx::sql_error& e) {
         const auto f = sql::match_violation(e, violations());
