@@ -38,6 +38,10 @@ describe('commands, groups, jobs, bulk import', { skip: skip || false, timeout: 
   const bringOnline = async (id) => {
     await mq.publish(id, { co: 1 });
     await eventually(async () => (await srv.call('GET', `/devices/${id}`, token)).body?.online === true, { what: `${id} online` });
+    // Auto-provisioned devices are answered from memory until the writer
+    // stored them; groups name stored devices only (the list reads the table).
+    await eventually(async () => ((await srv.call('GET', `/devices?q=${encodeURIComponent(id)}`, token)).body?.items ?? [])
+      .some((d) => d.id === id), { what: `${id} stored` });
   };
   const goto = async (hash) => {
     await page.evaluate((h) => (location.hash = h), hash);
