@@ -71,7 +71,8 @@ json to_json(const Alert& a) {
               {"acknowledged_at", time_or_null(a.acknowledged_at)},
               {"acknowledged_by", a.acknowledged_at ? json(a.acknowledged_by) : json(nullptr)},
               {"resolved_at", time_or_null(a.resolved_at)},
-              {"resolved_by", a.resolved_at ? json(a.resolved_by) : json(nullptr)}};
+              {"resolved_by", a.resolved_at ? json(a.resolved_by) : json(nullptr)},
+              {"silenced", a.silenced}};
 }
 
 json to_json(const AlertEvent& e) {
@@ -129,6 +130,7 @@ std::optional<Alert> alert_from_json(const json& j) {
       a.escalate_to = rules::parse_severity(it->get_ref<const std::string&>()).value_or(rules::Severity::critical);
     }
     a.escalated = j.value("escalated", false);
+    a.silenced = j.value("silenced", false);
     return a;
   } catch (const json::exception&) {
     return std::nullopt;

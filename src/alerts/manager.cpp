@@ -183,6 +183,13 @@ const Alert* Manager::find(AlertId id) const noexcept {
   return it == alerts_.end() ? nullptr : &it->second;
 }
 
+const Alert* Manager::mark_silenced(AlertId id) noexcept {
+  auto it = alerts_.find(id);
+  if (it == alerts_.end()) return nullptr;
+  it->second.silenced = true;
+  return &it->second;
+}
+
 void Manager::for_each_open(const std::function<void(const Alert&)>& fn) const {
   for (const auto& [id, a] : alerts_) fn(a);
 }

@@ -37,6 +37,8 @@ void Service::add_executor(std::string type, ActionExecutor& executor) {
   executors_[std::move(type)] = &executor;
 }
 
+void Service::add_listener(AlertListener& listener) { listeners_.push_back(&listener); }
+
 void Service::start(StartState st) {
   for (auto& r : st.rules) engine_.upsert_rule(std::move(r));
   for (auto& a : st.open_alerts) {
@@ -91,19 +93,46 @@ void Service::on_sample(const rules::Sample& s) {
 
 void Service::on_series_removed(core::SeriesKey series) { engine_.on_series_removed(series); }
 
-void Service::on_alert(const Alert& alert, const AlertEvent& event, const rules::Rule* rule) {
+void Service::on_alert(const Alert& alert_in, const AlertEvent& event, const rules::Rule* rule) {
   if (event.kind == EventKind::updated) {
     // Repeats are coalesced: neither a frame nor a row per repeating reading.
-    dirty_.insert(alert.id);
+    dirty_.insert(alert_in.id);
     return;
   }
-  frames_.publish(alert);
+  const Alert* alert = &alert_in;
+  std::optional<std::int64_t> silence;
+  if (event.kind == EventKind::opened && silences_) {
+    silence = silences_->silenced(alert_in, clock_.now_us());
+    if (silence) {
+      if (const Alert* marked = manager_.mark_silenced(alert_in.id)) alert = marked;
+    }
+  }
+  frames_.publish(*alert);
   if (event.kind == EventKind::opened && event.arrival_ns != 0)
     latency_.observe(static_cast<double>(core::steady_ns() - event.arrival_ns) * 1e-9);
-  dirty_.erase(alert.id);
-  log_.save(alert);
+  dirty_.erase(alert->id);
+  log_.save(*alert);
   log_.save(event);
-  if (event.kind == EventKind::opened && rule) run_actions(alert, rule->actions);
+  for (AlertListener* l : listeners_) l->on_transition(*alert, event);
+  if (event.kind != EventKind::opened || !rule) return;
+  if (silence) {
+    json kept = json::array();
+    bool skipped = false;
+    for (const json& a : rule->actions) {
+      const std::string type = a.value("type", "");
+      if (type == "notify" || type == "command")
+        skipped = true;
+      else
+        kept.push_back(a);
+    }
+    if (skipped)
+      record_action(alert->id, alert->tenant,
+                    "notify and command actions not run: silenced (silence " +
+                        std::to_string(*silence) + ")");
+    run_actions(*alert, kept);
+    return;
+  }
+  run_actions(*alert, rule->actions);
 }
 
 void Service::run_actions(const Alert& alert, const json& actions) {

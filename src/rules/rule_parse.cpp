@@ -196,18 +196,29 @@ Err parse_action(const json& a, const std::string& path, int depth) {
     return std::nullopt;
   }
   if (t == "notify") {
-    if (auto e = only_keys(a, path + ".", {"type", "channel", "contacts"})) return e;
+    if (auto e = only_keys(a, path + ".", {"type", "channel", "contacts", "kind", "after_s", "repeat_s"}))
+      return e;
     auto ch = a.find("channel");
-    if (ch == a.end() || !((ch->is_string() && !ch->get_ref<const std::string&>().empty()) ||
-                           ch->is_number_integer())) {
-      return bad(path + ".channel", "must be a channel id");
+    if (ch == a.end() || !ch->is_number_integer() || ch->get<std::int64_t>() <= 0) {
+      return bad(path + ".channel", "must be a channel id (a positive integer)");
     }
     if (auto c = a.find("contacts"); c != a.end()) {
-      bool ok = c->is_string() ? (*c == "device" || *c == "all") : c->is_array();
+      bool ok = c->is_string() ? (*c == "device" || *c == "all") : (c->is_array() && c->size() <= 100);
       if (c->is_array()) {
-        for (const auto& id : *c) ok = ok && (id.is_string() || id.is_number_integer());
+        for (const auto& id : *c) ok = ok && id.is_number_integer() && id.get<std::int64_t>() > 0;
       }
       if (!ok) return bad(path + ".contacts", "must be \"device\", \"all\" or a list of contact ids");
+    }
+    if (auto k = a.find("kind"); k != a.end()) {
+      const bool ok = k->is_string() && (*k == "personal" || *k == "secondary" || *k == "emergency");
+      if (!ok) return bad(path + ".kind", "must be personal, secondary or emergency");
+    }
+    core::Micros unused = 0;
+    if (auto e = seconds(a, "after_s", path + ".after_s", unused, false, true)) return e;
+    if (auto e = seconds(a, "repeat_s", path + ".repeat_s", unused, false, true)) return e;
+    if (a.contains("repeat_s") && a["repeat_s"].is_number() && a["repeat_s"].get<double>() > 0 &&
+        a["repeat_s"].get<double>() < 10) {
+      return bad(path + ".repeat_s", "must be 0 (no reminders) or at least 10", 422);
     }
     return std::nullopt;
   }

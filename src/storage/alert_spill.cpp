@@ -29,7 +29,8 @@ json alert_json(const alerts::Alert& a) {
           {"acknowledged_by", a.acknowledged_by},
           {"resolved_at", opt(a.resolved_at)},
           {"resolved_by", a.resolved_by},
-          {"escalated", a.escalated}};
+          {"escalated", a.escalated},
+          {"silenced", a.silenced}};
 }
 
 alerts::Alert alert_from(const json& j) {
@@ -51,6 +52,7 @@ alerts::Alert alert_from(const json& j) {
   a.resolved_at = opt_micros(j.at("resolved_at"));
   a.resolved_by = j.at("resolved_by").get<std::string>();
   a.escalated = j.at("escalated").get<bool>();
+  a.silenced = j.value("silenced", false);
   return a;
 }
 
@@ -89,6 +91,23 @@ std::string encode_alert_ops(const std::vector<AlertOp>& ops) {
       j["op"] = "job_item";
       out.push_back(std::move(j));
     }
+    else if (const auto* n = std::get_if<notifications::NotifyRequest>(&op)) {
+      out.push_back({{"op", "notify"},
+                     {"alert_id", n->alert_id},
+                     {"tenant", n->tenant},
+                     {"device", n->device},
+                     {"event", n->event},
+                     {"channel_id", n->channel_id},
+                     {"mode", static_cast<int>(n->mode)},
+                     {"contact_ids", n->contact_ids},
+                     {"kind", n->kind},
+                     {"repeat_s", n->repeat_s},
+                     {"conditional", n->conditional},
+                     {"due_at", n->due_at},
+                     {"opened_at", n->opened_at},
+                     {"payload", n->payload},
+                     {"cancel_reason", n->cancel_reason}});
+    }
     // A PublishOp is not kept: AlertStore::spill counts it as skipped.
   }
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -121,6 +140,25 @@ bool decode_alert_ops(std::string_view payload, std::vector<AlertOp>& out) {
                                                 j.at("status").get<std::string>(),
                                                 j.at("at").get<core::Micros>(),
                                                 j.at("detail").get<std::string>()});
+      } else if (op == "notify") {
+        notifications::NotifyRequest n;
+        n.alert_id = j.at("alert_id").get<alerts::AlertId>();
+        n.tenant = j.at("tenant").get<core::TenantId>();
+        n.device = j.at("device").get<std::string>();
+        n.event = j.at("event").get<std::string>();
+        n.channel_id = j.at("channel_id").get<std::int64_t>();
+        const int mode = j.at("mode").get<int>();
+        if (mode < 0 || mode > static_cast<int>(notifications::ContactMode::ids)) return false;
+        n.mode = static_cast<notifications::ContactMode>(mode);
+        n.contact_ids = j.at("contact_ids").get<std::vector<std::int64_t>>();
+        n.kind = j.at("kind").get<std::string>();
+        n.repeat_s = j.at("repeat_s").get<std::int32_t>();
+        n.conditional = j.at("conditional").get<bool>();
+        n.due_at = j.at("due_at").get<core::Micros>();
+        n.opened_at = j.at("opened_at").get<core::Micros>();
+        n.payload = j.at("payload").get<std::string>();
+        n.cancel_reason = j.at("cancel_reason").get<std::string>();
+        out.emplace_back(std::move(n));
       } else if (op == "job") {
         auto jb = jobs::job_from_record(j);
         if (!jb) return false;

@@ -9,6 +9,7 @@
 
 #include "storage/alert_spill.hpp"
 #include "storage/control_rows.hpp"
+#include "storage/notification_sql.hpp"
 #include "storage/spill_file.hpp"
 #include "storage/sql_support.hpp"
 
@@ -26,19 +27,24 @@ sql::NullableText micros(const std::optional<core::Micros>& t) { return sql::nul
 constexpr const char* kUpsertAlert =
     "INSERT INTO alerts (id, tenant_id, rule_id, device_id, metric, severity, state, value, "
     "message, count, escalated, opened_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+    "resolved_by, updated_at, silenced) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
     "'epoch'::timestamptz + $12::bigint * interval '1 microsecond', "
     "'epoch'::timestamptz + $13::bigint * interval '1 microsecond', $14, "
     "'epoch'::timestamptz + $15::bigint * interval '1 microsecond', $16, "
-    "'epoch'::timestamptz + $17::bigint * interval '1 microsecond') "
+    "'epoch'::timestamptz + $17::bigint * interval '1 microsecond', $18) "
     "ON CONFLICT (id) DO UPDATE SET severity = EXCLUDED.severity, state = EXCLUDED.state, "
     "value = EXCLUDED.value, message = EXCLUDED.message, count = EXCLUDED.count, "
     "escalated = EXCLUDED.escalated, acknowledged_at = EXCLUDED.acknowledged_at, "
     "acknowledged_by = EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at, "
-    "resolved_by = EXCLUDED.resolved_by, updated_at = EXCLUDED.updated_at";
+    "resolved_by = EXCLUDED.resolved_by, updated_at = EXCLUDED.updated_at, "
+    "silenced = EXCLUDED.silenced";
 
 void write_op(pqxx::work& w, const AlertOp& op) {
   if (std::holds_alternative<PublishOp>(op) || write_control_op(w, op)) return;
+  if (const auto* n = std::get_if<notifications::NotifyRequest>(&op)) {
+    write_notify(w, *n);
+    return;
+  }
   if (const auto* a = std::get_if<alerts::Alert>(&op)) {
     const auto ack_at = micros(a->acknowledged_at);
     const auto ack_by = text_if(a->acknowledged_at.has_value(), a->acknowledged_by);
@@ -48,7 +54,8 @@ void write_op(pqxx::work& w, const AlertOp& op) {
                   std::string(rules::to_string(a->severity)), std::string(alerts::to_string(a->state)),
                   a->value, a->message, static_cast<std::int64_t>(a->count), a->escalated,
                   a->opened_at, ack_at.c_str(), ack_by.c_str(), res_at.c_str(), res_by.c_str(),
-                  std::max(a->updated_at, a->resolved_at.value_or(a->acknowledged_at.value_or(0))));
+                  std::max(a->updated_at, a->resolved_at.value_or(a->acknowledged_at.value_or(0))),
+                  a->silenced);
   } else if (const auto* e = std::get_if<alerts::AlertEvent>(&op)) {
     w.exec_params(
         "INSERT INTO alert_events (alert_id, kind, actor, at, detail) VALUES ($1, $2, $3, "
@@ -112,6 +119,8 @@ std::string describe(const AlertOp& op) {
   if (const auto* j = std::get_if<jobs::Job>(&op)) return "job " + std::to_string(j->id);
   if (const auto* i = std::get_if<jobs::JobItem>(&op)) return "item of job " + std::to_string(i->job_id);
   if (const auto* p = std::get_if<PublishOp>(&op)) return "publish to " + p->topic;
+  if (const auto* n = std::get_if<notifications::NotifyRequest>(&op))
+    return n->event + " notification of alert " + std::to_string(n->alert_id);
   return "engine snapshot";
 }
 
@@ -300,6 +309,10 @@ void AlertStore::run() {
         });
       }
       ok = true;
+      if (on_notified_ && std::any_of(batch.begin(), batch.end(), [](const AlertOp& op) {
+            return std::holds_alternative<notifications::NotifyRequest>(op);
+          }))
+        on_notified_();
     } catch (const std::exception& e) {
       errors_.inc();
       spdlog::warn("alert store: PostgreSQL unavailable ({}), retrying {} writes", e.what(), batch.size());
@@ -372,6 +385,7 @@ alerts::Alert alert_from_row(const pqxx::row& r) {
   if (!r[14].is_null()) a.resolved_at = r[14].as<std::int64_t>();
   if (!r[15].is_null()) a.resolved_by = r[15].as<std::string>();
   a.updated_at = r[16].as<std::int64_t>();
+  a.silenced = r[17].as<bool>();
   return a;
 }
 

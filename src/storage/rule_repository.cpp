@@ -76,33 +76,51 @@ struct RuleColumns {
 
 constexpr std::string_view kQueryCanceled = "57014";  // statement_timeout
 
-/// The groups command actions target, at any depth of `on_timeout`, with
-/// the path of each.
-void action_groups(const json& actions, const std::string& path,
-                   std::vector<std::pair<std::int64_t, std::string>>& out) {
+/// What the rule's actions name, at any depth of `on_timeout`, with the
+/// path of each: groups a command targets, channels and contacts a notify
+/// step uses.
+struct ActionRefs {
+  std::vector<std::pair<std::int64_t, std::string>> groups, channels, contacts;
+};
+
+void action_refs(const json& actions, const std::string& path, ActionRefs& out) {
   if (!actions.is_array()) return;
   for (std::size_t i = 0; i < actions.size(); ++i) {
     const json& a = actions[i];
     const std::string at = path + "[" + std::to_string(i) + "]";
     if (!a.is_object()) continue;
     if (const auto t = a.find("target"); t != a.end() && t->is_object() && t->contains("group"))
-      out.emplace_back((*t)["group"].get<std::int64_t>(), at + ".target.group");
-    if (const auto ot = a.find("on_timeout"); ot != a.end()) action_groups(*ot, at + ".on_timeout", out);
+      out.groups.emplace_back((*t)["group"].get<std::int64_t>(), at + ".target.group");
+    if (a.value("type", "") == "notify") {
+      if (const auto c = a.find("channel"); c != a.end() && c->is_number_integer())
+        out.channels.emplace_back(c->get<std::int64_t>(), at + ".channel");
+      if (const auto c = a.find("contacts"); c != a.end() && c->is_array())
+        for (std::size_t k = 0; k < c->size(); ++k)
+          if ((*c)[k].is_number_integer())
+            out.contacts.emplace_back((*c)[k].get<std::int64_t>(), at + ".contacts[" + std::to_string(k) + "]");
+    }
+    if (const auto ot = a.find("on_timeout"); ot != a.end()) action_refs(*ot, at + ".on_timeout", out);
   }
 }
 
-/// A group scope, and every group a command action targets, must name a
-/// group of the rule's tenant (the foreign key alone would accept another
-/// tenant's group: it does not see row security).
+/// A group scope, every group a command action targets, and every channel
+/// and contact a notify step names must be the rule's tenant's (a foreign
+/// key alone would accept another tenant's: it does not see row security).
 std::optional<Failure> check_groups(pqxx::work& w, core::TenantId tenant, const rules::Rule& r) {
-  std::vector<std::pair<std::int64_t, std::string>> groups;
-  if (r.scope.type == rules::Scope::Type::group) groups.emplace_back(r.scope.group, "scope.group");
-  action_groups(r.actions, "actions", groups);
-  for (const auto& [id, field] : groups) {
-    if (w.exec_params("SELECT 1 FROM device_groups WHERE id = $1 AND tenant_id = $2", id, tenant).empty())
-      return Failure::invalid(field, "no group " + std::to_string(id));
-  }
-  return std::nullopt;
+  ActionRefs refs;
+  if (r.scope.type == rules::Scope::Type::group) refs.groups.emplace_back(r.scope.group, "scope.group");
+  action_refs(r.actions, "actions", refs);
+  const auto check = [&](const auto& list, const char* table, const char* what) -> std::optional<Failure> {
+    for (const auto& [id, field] : list) {
+      if (w.exec_params(std::string("SELECT 1 FROM ") + table + " WHERE id = $1 AND tenant_id = $2", id, tenant)
+              .empty())
+        return Failure::invalid(field, std::string("no ") + what + " " + std::to_string(id));
+    }
+    return std::nullopt;
+  };
+  if (auto f = check(refs.groups, "device_groups", "group")) return f;
+  if (auto f = check(refs.channels, "channels", "channel")) return f;
+  return check(refs.contacts, "contacts", "contact");
 }
 
 }  // namespace

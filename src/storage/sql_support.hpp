@@ -41,6 +41,15 @@ inline std::string ts_param(int n) {
   return "('epoch'::timestamptz + $" + std::to_string(n) + "::bigint * interval '1 microsecond')";
 }
 
+/// SQL literal of the timestamptz `ts` (epoch microseconds).
+inline std::string ts_literal(std::int64_t ts) {
+  return "('epoch'::timestamptz + " + std::to_string(ts) + "::bigint * interval '1 microsecond')";
+}
+/// A bigint parameter that is NULL when `id` is 0.
+inline NullableText nullable_id(std::int64_t id) {
+  return id != 0 ? NullableText{std::to_string(id), false} : NullableText{};
+}
+
 /// `{a,b}` for a text[] parameter of ids that never need quoting (device
 /// ids: [A-Za-z0-9_.-]).
 inline std::string id_array(const std::vector<std::string>& ids) {

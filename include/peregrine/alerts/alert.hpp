@@ -41,6 +41,8 @@ struct Alert {
   std::optional<core::Micros> escalate_at;  ///< pending escalation (manager clock)
   rules::Severity escalate_to = rules::Severity::critical;
   bool escalated = false;
+  /// Opened while a silence covered it: its notify and command actions did not run.
+  bool silenced = false;
 };
 
 /// One transition, for `alert_events`. `actor` is the operator (e.g. their

@@ -69,6 +69,9 @@ class Manager final : public rules::AlertSink {
   core::Micros next_deadline() const noexcept;
 
   const Alert* find(AlertId id) const noexcept;
+  /// Marks the open alert `id` as opened under a silence (safe inside the
+  /// observer's call: it changes nothing else). Null when it is not open.
+  const Alert* mark_silenced(AlertId id) noexcept;
   void for_each_open(const std::function<void(const Alert&)>& fn) const;
   std::size_t open_count() const noexcept { return alerts_.size(); }
   AlertId next_id() const noexcept { return next_id_; }

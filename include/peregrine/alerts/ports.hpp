@@ -4,6 +4,8 @@
 /// (realtime::Hub), and one executor per rule action type. All are called on
 /// the event loop and must not block: they queue, and do their I/O elsewhere.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,23 @@ class ActionExecutor {
  public:
   virtual ~ActionExecutor() = default;
   virtual void run(const Alert& alert, const nlohmann::json& action, AlertControl& control) = 0;
+};
+
+/// Told of every alert transition except coalesced repeats (opened,
+/// acknowledged, resolved, escalated), after its row and event were handed
+/// to the AlertLog, so what it logs lands after them.
+class AlertListener {
+ public:
+  virtual ~AlertListener() = default;
+  virtual void on_transition(const Alert& alert, const AlertEvent& event) = 0;
+};
+
+/// Whether a silence covers an alert that is opening (its device, one of
+/// the device's groups, or its rule): the id of the silence, or nullopt.
+class SilenceCheck {
+ public:
+  virtual ~SilenceCheck() = default;
+  virtual std::optional<std::int64_t> silenced(const Alert& alert, core::Micros now) const = 0;
 };
 
 /// What the service starts from, read from PostgreSQL at start.

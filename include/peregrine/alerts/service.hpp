@@ -18,6 +18,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -46,6 +47,11 @@ class Service final : private AlertObserver, private AlertControl, public rules:
 
   /// Runs the actions of `type` from now on (before start()).
   void add_executor(std::string type, ActionExecutor& executor);
+  /// Tells `listener` of every transition from now on (before start()).
+  void add_listener(AlertListener& listener);
+  /// Alerts that open while `check` says silenced are marked so, and their
+  /// notify and command actions do not run (an `action` event says why).
+  void set_silences(const SilenceCheck& check) { silences_ = &check; }
 
   /// Loads rules, open alerts, the id counter and the snapshot's engine
   /// state; starts the flush and snapshot timers and arms the deadline.
@@ -93,6 +99,8 @@ class Service final : private AlertObserver, private AlertControl, public rules:
   core::Micros armed_at_ = rules::kNever;
   std::unordered_set<AlertId> dirty_;  // repeated alerts not yet handed to the log
   std::unordered_map<std::string, ActionExecutor*> executors_;
+  std::vector<AlertListener*> listeners_;
+  const SilenceCheck* silences_ = nullptr;
   std::unique_ptr<ActionExecutor> escalate_;
   std::unique_ptr<core::Periodic> flush_;
   std::unique_ptr<core::Periodic> snapshots_;

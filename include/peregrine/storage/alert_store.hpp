@@ -38,6 +38,7 @@
 #include <peregrine/alerts/ports.hpp>
 #include <peregrine/commands/ports.hpp>
 #include <peregrine/jobs/service.hpp>
+#include <peregrine/notifications/notify.hpp>
 #include <peregrine/core/worker_thread.hpp>
 #include <peregrine/metrics/registry.hpp>
 #include <peregrine/rules/rule.hpp>
@@ -72,7 +73,8 @@ struct PublishOp {
   commands::CancelFlag cancelled;
 };
 using AlertOp = std::variant<alerts::Alert, alerts::AlertEvent, SnapshotOp, commands::Command,
-                             commands::CommandEvent, jobs::Job, jobs::JobItem, PublishOp>;
+                             commands::CommandEvent, jobs::Job, jobs::JobItem, PublishOp,
+                             notifications::NotifyRequest>;
 
 /// What the command service starts from: pending commands, and the action
 /// runs among them whose fallback already ran (a command of the run ended
@@ -111,12 +113,15 @@ inline constexpr const char* kAlertColumnsSql =
     "(extract(epoch from opened_at) * 1000000)::bigint, "
     "(extract(epoch from acknowledged_at) * 1000000)::bigint, acknowledged_by, "
     "(extract(epoch from resolved_at) * 1000000)::bigint, resolved_by, "
-    "(extract(epoch from updated_at) * 1000000)::bigint";
+    "(extract(epoch from updated_at) * 1000000)::bigint, silenced";
 
 /// An `alerts` row selected with kAlertColumnsSql.
 alerts::Alert alert_from_row(const pqxx::row& row);
 
-class AlertStore final : public alerts::AlertLog, public commands::CommandLog, public jobs::JobLog {
+class AlertStore final : public alerts::AlertLog,
+                         public commands::CommandLog,
+                         public jobs::JobLog,
+                         public notifications::Outbox {
  public:
   /// Registers peregrine_alert_store_* in `metrics` (which must outlive it).
   AlertStore(PgTarget target, metrics::Registry& metrics, AlertStoreOptions opts = {});
@@ -154,6 +159,13 @@ class AlertStore final : public alerts::AlertLog, public commands::CommandLog, p
   void save(const jobs::Job& j) override { enqueue(j); }
   void save(const jobs::JobItem& i) override { enqueue(i); }
 
+  // notifications::Outbox: expanded into deliveries in the transaction
+  // that writes the ops before it (src/storage/notification_sql.cpp).
+  void notify(const notifications::NotifyRequest& r) override { enqueue(r); }
+  /// Called on the store's thread after a batch with notify steps committed
+  /// (the sender's wake-up). Before start().
+  void set_on_notified(std::function<void()> fn) { on_notified_ = std::move(fn); }
+
   /// Where deferred publishes go (the MQTT client; any thread). Before start().
   void set_publisher(std::function<bool(const std::string& topic, const std::string& payload)> fn) {
     publisher_ = std::move(fn);
@@ -179,6 +191,7 @@ class AlertStore final : public alerts::AlertLog, public commands::CommandLog, p
   metrics::Counter& spilled_;
   metrics::Counter& replayed_;
   std::function<bool(const std::string&, const std::string&)> publisher_;
+  std::function<void()> on_notified_;
   metrics::Counter& publish_skipped_ended_;
   metrics::Counter& publish_skipped_spilled_;
   std::vector<AlertOp> pending_;  // guarded by worker_.mutex()

@@ -8,6 +8,8 @@
 #include <peregrine/storage/command_repository.hpp>
 #include <peregrine/storage/device_repository.hpp>
 #include <peregrine/storage/group_repository.hpp>
+#include <peregrine/storage/incident_repository.hpp>
+#include <peregrine/storage/response_repository.hpp>
 #include <peregrine/storage/rule_repository.hpp>
 #include <peregrine/storage/session_repository.hpp>
 #include <peregrine/storage/tenant_repository.hpp>
@@ -20,7 +22,8 @@ class QueryPool;
 struct Repositories {
   explicit Repositories(QueryPool& pool)
       : audit(pool), tenants(pool), users(pool), sessions(pool), devices(pool), rules(pool),
-        alerts(pool), groups(pool), commands(pool) {}
+        alerts(pool), groups(pool), commands(pool), channels(pool), contacts(pool), silences(pool),
+        notifications(pool), incidents(pool) {}
 
   AuditRepository audit;
   TenantRepository tenants;
@@ -31,6 +34,11 @@ struct Repositories {
   AlertRepository alerts;
   GroupRepository groups;
   CommandRepository commands;
+  ChannelRepository channels;
+  ContactRepository contacts;
+  SilenceRepository silences;
+  NotificationRepository notifications;
+  IncidentRepository incidents;
 };
 
 }  // namespace peregrine::storage

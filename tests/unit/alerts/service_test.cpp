@@ -122,7 +122,7 @@ TEST_F(AlertServiceTest, EachActionTypeGoesToItsExecutorAndUnknownOnesAreCounted
   CountingAction command;
   service_.add_executor("command", command);
   start(threshold_rule(json::array({{{"type", "command"}, {"name", "activate_backup"}},
-                                    {{"type", "notify"}, {"channel", "1"}}})));
+                                    {{"type", "notify"}, {"channel", 1}}})));
   feed(60);
   ASSERT_EQ(command.seen.size(), 1u);
   EXPECT_EQ(command.seen[0]["name"], "activate_backup");

@@ -123,7 +123,7 @@ TEST(RuleParse, Actions) {
   b["actions"] = json::parse(R"([
     {"type": "command", "name": "activate_backup", "params": {"level": 2}, "target": {"group": 4},
      "ack_timeout_s": 5, "on_timeout": [{"type": "escalate", "to": "critical"},
-                                        {"type": "notify", "channel": "7", "contacts": "all"}]},
+                                        {"type": "notify", "channel": 7, "contacts": "all"}]},
     {"type": "notify", "channel": 3, "contacts": [1, 2]}])");
   ASSERT_TRUE(std::holds_alternative<Rule>(parse_rule(b, 1)));
 
