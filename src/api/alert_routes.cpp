@@ -79,6 +79,9 @@ awaitable<http::Response> get_alert(AlertingContext& ctx, http::Request& req) {
   if (stored.ok())
     for (const alerts::AlertEvent& e : stored.value().events) events.push_back(event_json(e));
   alert["events"] = std::move(events);
+  alert["notifications"] = co_await ctx.repos.notifications.of_alert(tenant, id);
+  const std::optional<std::int64_t> incident = co_await ctx.repos.incidents.of_alert(tenant, id);
+  alert["incident_id"] = incident ? json(*incident) : json(nullptr);
   co_return http::json_response(req.raw, 200, alert);
 }
 

@@ -120,6 +120,8 @@ awaitable<http::Response> ingest_telemetry(Context& ctx, http::Request& req) {
   const ingest::IngestOutcome out = ctx.ingest_http(id, ingest::make_padded(req.raw.body()));
   if (out.reject == ingest::RejectReason::internal)
     throw http::Problem(500, "Internal Server Error", "the reading could not be processed");
+  if (out.reject == ingest::RejectReason::device_mismatch)
+    throw http::Problem(400, "Bad Request", "'device_id' in the body names another device than the path");
   if (out.reject != ingest::RejectReason::none) {
     throw http::Problem(out.reject == ingest::RejectReason::too_large ? 413 : 400, "Bad Request",
                         "telemetry rejected: " + std::string(ingest::to_string(out.reject)));

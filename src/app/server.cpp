@@ -18,12 +18,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
 #include <peregrine/alerts/service.hpp>
 #include <peregrine/api/alerting.hpp>
 #include <peregrine/api/context.hpp>
 #include <peregrine/api/control.hpp>
+#include <peregrine/api/response.hpp>
+#include <peregrine/delivery/sender.hpp>
+#include <peregrine/notifications/notify.hpp>
+#include <peregrine/storage/response_repository.hpp>
 #include <peregrine/auth/authenticator.hpp>
 #include <peregrine/auth/mqtt_accounts.hpp>
 #include <peregrine/auth/rate_limiter.hpp>
@@ -182,7 +187,8 @@ storage::WriterOptions writer_options(const config::Config& cfg, const storage::
 }
 
 void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContext& alerting,
-                    api::ControlContext& control, const auth::TokenSigner& signer) {
+                    api::ControlContext& control, api::ResponseContext& response,
+                    const auth::TokenSigner& signer) {
   api::add_health_routes(router, ctx);
   api::add_device_routes(router, ctx);
   api::add_auth_routes(router, ctx, signer);
@@ -196,6 +202,8 @@ void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContex
   api::add_command_routes(router, control);
   api::add_job_routes(router, control);
   api::add_bulk_routes(router, control);
+  api::add_response_routes(router, response);
+  api::add_incident_routes(router, response);
 }
 
 auth::RateLimits rate_limits(const config::Config& cfg) {
@@ -343,6 +351,28 @@ int serve(const config::Config& cfg) {
   command_service.add_observer(command_action);
   command_action.restore_fallen_back(std::move(control_state.commands.fallen_back_runs));
   alerts.add_executor("command", command_action);
+  // Alert response: notify steps go to the outbox in the alert store's
+  // transactions; the sender works it off the loop.
+  notifications::Silences silences(registry);
+  try {
+    silences.load(storage::load_silences(pg));
+  } catch (const std::exception& e) {
+    spdlog::error("cannot load silences: {}", e.what());
+    return 1;
+  }
+  alerts.set_silences(silences);
+  notifications::NotifyAction notify_action(alert_store, registry, clock, {.public_url = cfg.public_url});
+  alerts.add_executor("notify", notify_action);
+  alerts.add_listener(notify_action);
+  delivery::Sender sender(pg, metrics,
+                          {.max_attempts = cfg.notify_max_attempts,
+                           .retry_base = cfg.notify_retry_base,
+                           .retry_max = cfg.notify_retry_max,
+                           .max_reminders = cfg.notify_max_reminders,
+                           .request_timeout = cfg.notify_timeout,
+                           .max_in_flight = static_cast<std::size_t>(cfg.notify_parallel)});
+  alert_store.set_on_notified([&sender] { sender.kick(); });
+  boost::asio::thread_pool channel_tests(1);
   CommandDeviceEvents device_events(command_service);
   pipeline.set_device_events(&device_events);
 
@@ -366,7 +396,9 @@ int serve(const config::Config& cfg) {
   api::AlertingContext alerting_ctx{repos,           registry, alerts.engine(), alerts.manager(),
                                     alerts.clock(), [&alerts] { alerts.changed(); }};
   api::ControlContext control_ctx{api_ctx, command_service, job_service};
-  add_api_routes(router, api_ctx, alerting_ctx, control_ctx, signer);
+  api::ResponseContext response_ctx{api_ctx,          silences, hub, channel_tests, cfg.public_url,
+                                    cfg.notify_timeout};
+  add_api_routes(router, api_ctx, alerting_ctx, control_ctx, response_ctx, signer);
 
   http::Server http_server(ioc, {.addr = cfg.http_addr, .web_root = cfg.web_root,
                                  .body_limit = cfg.http_body_limit,
@@ -383,7 +415,9 @@ int serve(const config::Config& cfg) {
   writer.start();
   live.start();
   alert_store.start();
+  sender.start();
   const auto stop_threads = [&] {
+    sender.stop();  // transfers in flight get a few seconds; the rest are sent after the restart
     limiter.stop();
     pool.stop();
     alert_store.stop();  // everything the service handed it, bounded while PostgreSQL is away

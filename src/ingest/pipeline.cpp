@@ -166,6 +166,10 @@ IngestOutcome Pipeline::telemetry(std::string_view device, const std::string& pa
   if (!dev) return out;
   out.reject = decoder_.decode(payload, arrival_us, decoded_);
   if (out.reject != RejectReason::none) return out;
+  if (!decoded_.device_id.empty() && decoded_.device_id != device) {
+    out.reject = RejectReason::device_mismatch;
+    return out;
+  }
   for (const auto& e : decoded_.entries) {
     if (e.ts_us < arrival_us - opts_.max_past_us || e.ts_us > arrival_us + opts_.max_future_us) {
       out.reject = RejectReason::ts_out_of_range;

@@ -186,6 +186,14 @@ RejectReason decode_object(od::object& obj, core::Micros arrival_us, const Decod
       if (auto r = read_seq(v, entry); r != RejectReason::none) return r;
       continue;
     }
+    if (name == "device_id") {
+      od::json_type type;
+      if (v.type().get(type)) return RejectReason::malformed_json;
+      if (type == od::json_type::string) {
+        if (v.get_string().get(out.device_id)) return RejectReason::malformed_json;
+        continue;
+      }
+    }
     if (!core::valid_metric_name(name)) return RejectReason::bad_metric_name;
     double value = 0;
     bool present = false;

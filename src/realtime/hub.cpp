@@ -135,6 +135,12 @@ void Hub::publish_job(core::TenantId tenant, const nlohmann::json& job) {
   deliver_all(it->second.jobs, share(object_frame(state_->next_seq(), "job", job)));
 }
 
+void Hub::publish_incident(core::TenantId tenant, const nlohmann::json& incident) {
+  const auto it = state_->tenants.find(tenant);
+  if (it == state_->tenants.end() || it->second.incidents.empty()) return;
+  deliver_all(it->second.incidents, share(object_frame(state_->next_seq(), "incident", incident)));
+}
+
 void Hub::close_all() {
   for (Session* s : state_->sessions) s->close(CloseCode::going_away);
 }

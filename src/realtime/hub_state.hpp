@@ -27,6 +27,7 @@ struct TenantIndex {
   SessionSet devices;
   SessionSet jobs;
   SessionSet commands;
+  SessionSet incidents;
   std::deque<std::pair<std::uint64_t, Text>> alert_ring;  // oldest first
   std::uint64_t evicted_seq = 0;  // seq of the newest alert pushed out of the ring
 };

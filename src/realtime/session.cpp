@@ -25,6 +25,7 @@ SessionSet* topic_set(TenantIndex& index, std::string_view topic, bool& known) {
   if (topic == "devices") return &index.devices;
   if (topic == "jobs") return &index.jobs;
   if (topic == "commands") return &index.commands;
+  if (topic == "incidents") return &index.incidents;
   if (topic == "readings:*") return &index.all_readings;
   known = topic.starts_with(kReadingsPrefix) &&
           core::valid_device_id(topic.substr(kReadingsPrefix.size()));

@@ -65,6 +65,14 @@ struct Config {
   int rate_ingest_per_min = 600;                  ///< PEREGRINE_RATE_INGEST_PER_MIN (per device, HTTP)
   int rate_api_per_min = 1200;                    ///< PEREGRINE_RATE_API_PER_MIN (per user)
   int rate_burst_seconds = 10;                    ///< PEREGRINE_RATE_BURST_SECONDS
+  // [notifications]
+  std::string public_url = "http://localhost:8080";  ///< PEREGRINE_PUBLIC_URL (links in messages)
+  int notify_max_attempts = 8;                    ///< PEREGRINE_NOTIFY_MAX_ATTEMPTS
+  std::chrono::milliseconds notify_retry_base{2'000};  ///< PEREGRINE_NOTIFY_RETRY_BASE_MS
+  std::chrono::milliseconds notify_retry_max{600'000}; ///< PEREGRINE_NOTIFY_RETRY_MAX_MS
+  int notify_max_reminders = 10;                  ///< PEREGRINE_NOTIFY_MAX_REMINDERS
+  std::chrono::milliseconds notify_timeout{10'000};    ///< PEREGRINE_NOTIFY_TIMEOUT_MS
+  int notify_parallel = 32;                       ///< PEREGRINE_NOTIFY_PARALLEL
   // [log]
   std::string log_level = "info";                 ///< PEREGRINE_LOG_LEVEL
 };

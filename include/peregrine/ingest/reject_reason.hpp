@@ -23,6 +23,7 @@ enum class RejectReason {
   bad_device_id,     ///< device id outside [A-Za-z0-9_.-]{1,64}
   unknown_device,    ///< unknown device and auto-provisioning is off
   bad_status,        ///< status payload not online/offline
+  device_mismatch,   ///< a `device_id` member names another device than the topic or path
   internal,          ///< an unexpected exception while handling it (logged)
   count_             ///< number of reasons, not a reason
 };
@@ -32,6 +33,7 @@ constexpr std::string_view to_string(RejectReason r) noexcept {
       "none",          "malformed_json",   "not_object", "bad_ts",     "ts_out_of_range",
       "bad_seq",       "bad_metric_name",  "bad_value",  "no_metrics", "too_many_metrics",
       "too_large",     "bad_topic",        "bad_device_id", "unknown_device", "bad_status",
+      "device_mismatch",
       "internal"};
   return names[static_cast<std::size_t>(r)];
 }

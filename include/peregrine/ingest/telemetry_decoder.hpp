@@ -36,11 +36,18 @@ struct DecodedTelemetry {
   };
   std::vector<Entry> entries;
   std::vector<core::MetricValue> values;
+  /// The last string member `device_id` of any object (firmware that names
+  /// itself in the body), pointing into the decoder's buffer; empty if none.
+  std::string_view device_id;
 
   core::Reading reading(const Entry& e) const {
     return {e.ts_us, e.ts_given, e.seq, {values.data() + e.first, e.count}};
   }
-  void clear() noexcept { entries.clear(); values.clear(); }
+  void clear() noexcept {
+    entries.clear();
+    values.clear();
+    device_id = {};
+  }
 };
 
 struct DecodeLimits {
@@ -59,6 +66,8 @@ class TelemetryDecoder {
   /// its end) into `out` (cleared first). `arrival_us` is the ts of objects
   /// without `ts`. A single object or an array of objects; `ts` as epoch ms
   /// (integer or fractional) or RFC 3339; `seq` a non-negative integer; every
+  /// A string `device_id` is kept in `out.device_id` (the caller compares it
+  /// with the topic's or path's id). Every
   /// other member with a number or boolean value is a metric, strings and
   /// null are ignored, arrays/objects as metric values are rejected.
   /// Duplicate members: the last occurrence wins (ts, seq and metrics).

@@ -100,6 +100,8 @@ class Hub final : public ingest::RealtimeSink,
   void publish_event(core::TenantId tenant, const alerts::AlertEvent& event) override;
   /// `{"type":"job","job":{…}}` to the tenant's `jobs` subscribers.
   void publish_job(core::TenantId tenant, const nlohmann::json& job);
+  /// `{"type":"incident","incident":{…}}` to the tenant's `incidents` subscribers.
+  void publish_incident(core::TenantId tenant, const nlohmann::json& incident);
   /// commands::CommandFrames: `{"type":"command","command":{…}}` to the
   /// tenant's `commands` subscribers.
   void publish(const commands::Command& command) override;
