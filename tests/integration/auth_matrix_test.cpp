@@ -94,6 +94,30 @@ const std::vector<Row> kRoutes = {
     {"DELETE", "/api/v1/tenants/{id}", "superadmin", ""},
     // Audit log.
     {"GET", "/api/v1/audit", "admin", ""},
+    // Alert response: admins manage channels and contacts, operators read
+    // contacts and act on silences and incidents, viewers read the rest.
+    {"GET", "/api/v1/channels", "admin", ""},
+    {"POST", "/api/v1/channels", "admin", "{}"},
+    {"GET", "/api/v1/channels/{id}", "admin", ""},
+    {"PATCH", "/api/v1/channels/{id}", "admin", R"({"name":"renamed-by-matrix"})"},
+    {"DELETE", "/api/v1/channels/{id}", "admin", ""},
+    {"POST", "/api/v1/channels/{id}/test", "admin", "{}"},
+    {"GET", "/api/v1/contacts", "operator", ""},
+    {"POST", "/api/v1/contacts", "admin", "{}"},
+    {"GET", "/api/v1/contacts/{id}", "operator", ""},
+    {"PATCH", "/api/v1/contacts/{id}", "admin", R"({"name":"renamed-by-matrix"})"},
+    {"DELETE", "/api/v1/contacts/{id}", "admin", ""},
+    {"GET", "/api/v1/notifications", "viewer", "alert=1"},
+    {"GET", "/api/v1/silences", "viewer", ""},
+    {"POST", "/api/v1/silences", "operator", "{}"},
+    {"DELETE", "/api/v1/silences/{id}", "operator", ""},
+    {"GET", "/api/v1/incidents", "viewer", ""},
+    {"POST", "/api/v1/incidents", "operator", "{}"},
+    {"GET", "/api/v1/incidents/{id}", "viewer", ""},
+    {"PATCH", "/api/v1/incidents/{id}", "operator", R"({"title":"renamed-by-matrix"})"},
+    {"POST", "/api/v1/incidents/{id}/alerts", "operator", R"({"alert_ids":[1]})"},
+    {"POST", "/api/v1/incidents/{id}/comments", "operator", R"({"text":"matrix"})"},
+    {"POST", "/api/v1/incidents/{id}/maintenance", "operator", R"({"note":"matrix","performed_by":"matrix"})"},
 };
 
 struct Caller {
@@ -237,6 +261,21 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
   ASSERT_EQ(batch.status, 202) << batch.body;
   const std::int64_t job_id = batch.json().value("id", std::int64_t{0});
 
+  // Tenant A's alert response: a channel, a contact, a silence, an incident.
+  const auto channel = call("POST", "/api/v1/channels", root,
+                            json{{"type", "webhook"}, {"name", "tenant-a-secret-channel"},
+                                 {"url", "http://127.0.0.1:9/hook"}, {"secret", "matrix-secret-0123456789"}}.dump());
+  ASSERT_EQ(channel.status, 201) << channel.body;
+  const auto contact = call("POST", "/api/v1/contacts", root,
+                            json{{"name", "tenant-a-secret-contact"}, {"email", "c@a.example"}}.dump());
+  ASSERT_EQ(contact.status, 201) << contact.body;
+  const auto silence = call("POST", "/api/v1/silences", root,
+                            json{{"rule", rule_id}, {"to", "2099-01-01T00:00:00Z"}}.dump());
+  ASSERT_EQ(silence.status, 201) << silence.body;
+  const auto incident = call("POST", "/api/v1/incidents", root,
+                             json{{"title", "tenant-a-secret-incident"}, {"alert_ids", {alert_id}}}.dump());
+  ASSERT_EQ(incident.status, 201) << incident.body;
+
   // Tenant A's audit entries (the user, device and rule creations at least).
   const auto audit_a = call("GET", "/api/v1/audit?tenant_id=" + std::to_string(tenant_a), root);
   ASSERT_EQ(audit_a.status, 200) << audit_a.body;
@@ -250,11 +289,13 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
   const std::map<std::string, json> real_ids = {
       {"devices", dev},          {"rules", rule_id},       {"alerts", alert_id},
       {"users", viewer_id},      {"tenants", tenant_a},    {"audit", *audit_a_ids.begin()},
-      {"groups", group_id},      {"commands", command_id}, {"jobs", job_id}};
+      {"groups", group_id},      {"commands", command_id}, {"jobs", job_id},
+      {"channels", channel.json()["id"]}, {"contacts", contact.json()["id"]},
+      {"silences", silence.json()["id"]}, {"incidents", incident.json()["id"]}};
   const std::map<std::string, std::string> missing_ids = {{"devices", "no-such-device"}};
   // The real ids are real: tenant A's superadmin reads every one.
   for (const auto& [coll, id] : real_ids) {
-    if (coll == "audit" || coll == "commands") continue;  // no GET /audit/{id}; commands are under devices
+    if (coll == "audit" || coll == "commands" || coll == "silences") continue;  // no GET /…/{id} of these  // no GET /audit/{id}; commands are under devices
     const auto r = call("GET", "/api/v1/" + coll + "/" + json_text(id), root);
     EXPECT_EQ(r.status, 200) << coll << " " << json_text(id) << ": " << r.body;
   }
@@ -368,6 +409,9 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
         EXPECT_EQ(r.body.find("tenant-a-secret-name"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("tenant-a-secret-rule"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("tenant-a-secret-group"), std::string::npos) << where;
+        EXPECT_EQ(r.body.find("tenant-a-secret-channel"), std::string::npos) << where;
+        EXPECT_EQ(r.body.find("tenant-a-secret-contact"), std::string::npos) << where;
+        EXPECT_EQ(r.body.find("tenant-a-secret-incident"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("viewer@a.example"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("operator@a.example"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("admin@a.example"), std::string::npos) << where;
