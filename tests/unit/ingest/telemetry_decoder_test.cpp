@@ -315,3 +315,27 @@ TEST(TelemetryDecoderScalars, BareWordsAreMalformedNotScalars) {
   EXPECT_EQ(decode("[nope]"), RejectReason::malformed_json);
   EXPECT_EQ(decode("[1]"), RejectReason::not_object);
 }
+
+namespace peregrine::ingest {
+namespace {
+
+// ESP32 firmware names itself in the body and uses its own metric case.
+TEST(TelemetryDecoderDeviceId, AStringDeviceIdIsKeptAsideAndMetricsKeepTheirCase) {
+  TelemetryDecoder decoder;
+  DecodedTelemetry out;
+  const std::string buf = make_padded(R"({"device_id":"esp32-1","Temp":22.1,"Hum":41,"CO":12})");
+  ASSERT_EQ(decoder.decode(buf, kArrival, out), RejectReason::none);
+  EXPECT_EQ(out.device_id, "esp32-1");
+  ASSERT_EQ(out.entries.size(), 1u);
+  const auto r = out.reading(out.entries[0]);
+  ASSERT_EQ(r.values.size(), 3u);
+  EXPECT_EQ(r.values[0].name, "Temp");
+  EXPECT_EQ(r.values[2].name, "CO");
+  // Without one the field is empty again (the decoder is reused).
+  const std::string plain = make_padded(R"({"co":1})");
+  ASSERT_EQ(decoder.decode(plain, kArrival, out), RejectReason::none);
+  EXPECT_TRUE(out.device_id.empty());
+}
+
+}  // namespace
+}  // namespace peregrine::ingest

@@ -72,5 +72,47 @@ TEST(AlertSpill, AMalformedRecordIsRefused) {
   EXPECT_FALSE(decode_alert_ops(R"([{"op":"what"}])", back));
 }
 
+TEST(AlertSpill, NotifyStepsAndLifecycleEventsRoundTrip) {
+  notifications::NotifyRequest step;
+  step.alert_id = 41;
+  step.tenant = 2;
+  step.device = "co-1";
+  step.event = "alert.opened";
+  step.channel_id = 7;
+  step.mode = notifications::ContactMode::ids;
+  step.contact_ids = {3, 5};
+  step.kind = "emergency";
+  step.repeat_s = 600;
+  step.conditional = true;
+  step.due_at = 5'000'000;
+  step.opened_at = 4'000'000;
+  step.payload = R"({"event":"alert.opened","alert":{"id":41}})";
+  notifications::NotifyRequest ack;
+  ack.alert_id = 41;
+  ack.tenant = 2;
+  ack.event = "alert.acknowledged";
+  ack.cancel_reason = "acknowledged";
+  std::vector<AlertOp> back;
+  ASSERT_TRUE(decode_alert_ops(encode_alert_ops({step, ack}), back));
+  ASSERT_EQ(back.size(), 2u);
+  const auto& s = std::get<notifications::NotifyRequest>(back[0]);
+  EXPECT_EQ(s.alert_id, 41);
+  EXPECT_EQ(s.tenant, 2);
+  EXPECT_EQ(s.device, "co-1");
+  EXPECT_EQ(s.channel_id, 7);
+  EXPECT_EQ(s.mode, notifications::ContactMode::ids);
+  EXPECT_EQ(s.contact_ids, (std::vector<std::int64_t>{3, 5}));
+  EXPECT_EQ(s.kind, "emergency");
+  EXPECT_EQ(s.repeat_s, 600);
+  EXPECT_TRUE(s.conditional);
+  EXPECT_EQ(s.due_at, 5'000'000);
+  EXPECT_EQ(s.opened_at, 4'000'000);
+  EXPECT_EQ(s.payload, step.payload);
+  const auto& a = std::get<notifications::NotifyRequest>(back[1]);
+  EXPECT_EQ(a.channel_id, 0);
+  EXPECT_EQ(a.event, "alert.acknowledged");
+  EXPECT_EQ(a.cancel_reason, "acknowledged");
+}
+
 }  // namespace
 }  // namespace peregrine::storage
