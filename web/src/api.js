@@ -31,8 +31,10 @@ export class ApiError extends Error {
       for (const [k, v] of Object.entries(list)) out[k] = String(v);
     }
     if (p.field) out[p.field] = p.detail || 'invalid';
-    // "params.value: must be a number" (or "actions[0].on_timeout[1].to: …") names the field in the detail itself.
-    const m = !Object.keys(out).length && typeof p.detail === 'string' && p.detail.match(/^([A-Za-z_][\w.[\]]*): (.+)$/);
+    // "params.value: must be a number" (or "actions[0].on_timeout[1].to: …", or "'secret' must be at least
+    // 16 characters") names the field in the detail itself.
+    const m = !Object.keys(out).length && typeof p.detail === 'string'
+      && (p.detail.match(/^([A-Za-z_][\w.[\]]*): (.+)$/) || p.detail.match(/^'([A-Za-z_][\w.]*)' (.+)$/));
     if (m) out[m[1]] = m[2];
     return out;
   }

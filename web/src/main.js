@@ -16,6 +16,10 @@ import { GroupsPage } from './pages/groups.js';
 import { RulesPage } from './pages/rules.js';
 import { AdminPage } from './pages/admin.js';
 import { MapPage } from './pages/map.js';
+import { IncidentsPage } from './pages/incidents.js';
+import { SilencesPage } from './pages/silences.js';
+import { ContactsPage } from './pages/contacts.js';
+import { ChannelsPage } from './pages/channels.js';
 
 function parseHash() {
   const h = location.hash.replace(/^#\/?/, '');
@@ -37,9 +41,13 @@ function useRoute() {
 const NAV = [
   ['fleet', 'Fleet'],
   ['alerts', 'Alerts'],
+  ['incidents', 'Incidents'],
+  ['silences', 'Silences'],
   ['map', 'Map'],
   ['groups', 'Groups'],
   ['rules', 'Rules'],
+  ['contacts', 'Contacts', 'operator'],
+  ['channels', 'Channels', 'admin'],
   ['admin', 'Admin', 'admin'],
 ];
 
@@ -58,6 +66,10 @@ function Shell({ route }) {
     case 'alerts': page = route.args[0] ? html`<${AlertDetail} key=${route.args[0]} id=${route.args[0]} />` : html`<${AlertsPage} query=${route.query} />`; break;
     case 'groups': page = html`<${GroupsPage} args=${route.args} />`; break;
     case 'rules': page = html`<${RulesPage} args=${route.args} />`; break;
+    case 'incidents': page = html`<${IncidentsPage} args=${route.args} />`; break;
+    case 'silences': page = html`<${SilencesPage} />`; break;
+    case 'contacts': page = html`<${ContactsPage} />`; break;
+    case 'channels': page = html`<${ChannelsPage} />`; break;
     case 'admin': page = html`<${AdminPage} />`; break;
     case 'map': page = html`<${MapPage} />`; break;
     default: page = html`<${FleetPage} query=${route.query} />`;

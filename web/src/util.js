@@ -77,6 +77,11 @@ export const fromLocalInput = (s) => new Date(s).getTime();
 
 export const iso = (ms) => new Date(ms).toISOString();
 
+/** Ids typed into one input: separated by commas, semicolons or white space, each once. */
+export const idList = (s) => [...new Set(String(s).split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean))];
+/** A typed id as the API wants it: a number when it is all digits. */
+export const idOf = (s) => (/^\d+$/.test(s) ? Number(s) : s);
+
 export function navigate(hash) {
   if (location.hash !== hash) location.hash = hash;
 }

@@ -115,7 +115,7 @@ export function AlertsPage({ query }) {
       <tbody>
         ${rows.map((a) => html`<tr class=${'row-' + a.severity + ' st-' + a.state} data-testid=${'alert-' + a.id} data-state=${a.state} data-device=${a.device}>
           <td><${Severity} s=${a.severity} /></td>
-          <td class="state">${a.state}</td>
+          <td class="state">${a.state}${a.silenced ? html` <span class="pill silenced" title="a silence covered it: no actions ran">silenced</span>` : null}</td>
           <td><a href=${'#/device/' + enc(a.device)}>${a.device}</a></td>
           <td>${a.metric}</td><td class="num">${fmtValue(a.value)}</td><td>${a.message}</td>
           <td><${Time} t=${a.opened_at} /></td>

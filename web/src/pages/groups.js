@@ -2,7 +2,7 @@
 // members and deletes it (admin), sends a batch command to every member
 // (operator) and follows the resulting job live.
 import { useEffect, useState } from 'preact/hooks';
-import { html, Time, roleAtLeast, navigate } from '../util.js';
+import { html, Time, roleAtLeast, navigate, idList } from '../util.js';
 import { get, getAll, post, patch, del, enc, role } from '../api.js';
 import { devices, devicesVersion, loadDevices, useFrames } from '../live.js';
 import { ErrorBox, Field } from '../components.js';
@@ -10,9 +10,6 @@ import { CommandFields, useCommandForm } from '../commands.js';
 import { JobView, newerJob } from './job_view.js';
 
 const MAX_MEMBERS_SHOWN = 1000;
-
-/** Device ids typed into one input: separated by commas, semicolons or white space. */
-const idList = (s) => [...new Set(s.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean))];
 
 export function GroupsPage({ args }) {
   if (args[0]) return html`<${GroupDetail} key=${args[0]} id=${args[0]} />`;

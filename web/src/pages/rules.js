@@ -134,10 +134,15 @@ function RuleEditor({ id }) {
   const [saving, setSaving] = useState(false);
   const [touched, setTouched] = useState({});
   const [groups, setGroups] = useState([]);
+  const [channels, setChannels] = useState(null); // null: typed as an id
+  const [contacts, setContacts] = useState(null);
   useEffect(() => {
     if (!id) setF(toForm(null));
     else get(`/rules/${enc(id)}`).then((r) => setF(toForm(r)), setErr);
     getAll('/groups', 5000, 500).then(setGroups, setErr);
+    // Channels are admin-only and contacts operator-only: without them the notify action takes typed ids.
+    if (roleAtLeast(role.value, 'admin')) getAll('/channels', 5000, 500).then(setChannels, () => setChannels(null));
+    if (roleAtLeast(role.value, 'operator')) getAll('/contacts', 5000, 500).then(setContacts, () => setContacts(null));
   }, [id]);
   if (!f) return html`<section><${ErrorBox} error=${err} label="Rule" />${err ? null : html`<p class="muted">Loading…</p>`}</section>`;
   // A field the user changed since the last save attempt no longer shows the API's complaint.
@@ -230,7 +235,7 @@ function RuleEditor({ id }) {
           <div role="tablist" class="row">${[['builder', 'Builder'], ['json', 'JSON']].map(([k, l]) => html`<button type="button" role="tab"
             aria-selected=${f.actionsMode === k} class=${f.actionsMode === k ? 'tab active' : 'tab'} onClick=${() => setMode(k)}>${l}</button>`)}</div>
           ${f.actionsMode === 'builder'
-            ? html`<${ActionList} value=${f.actions} onChange=${(v) => set('actions', v)} groups=${groups} errors=${actionErrs} />`
+            ? html`<${ActionList} value=${f.actions} onChange=${(v) => set('actions', v)} groups=${groups} channels=${channels} contacts=${contacts} errors=${actionErrs} />`
             : html`<${Field} label="Actions (JSON array)" error=${actionErrs.actions}><textarea name="actions_json" rows="8" spellcheck="false" value=${f.actionsText}
                 onInput=${(e) => set('actionsText', e.target.value)}></textarea></${Field}>`}
         </fieldset>
