@@ -192,8 +192,11 @@ Message render(const json& payload) {
   const std::string at = str(a, "opened_at");
   const std::string url = str(a, "url");
 
+  const auto r = payload.find("reminder");
+  const std::string reminder =
+      r != payload.end() && r->is_number_integer() && r->get<int>() > 0 ? "Reminder " + std::to_string(r->get<int>()) + ": " : "";
   Message m;
-  m.subject = "[" + upper(severity) + "] " + metric + " " + value + " on " + device_text + " (alert " +
+  m.subject = reminder + "[" + upper(severity) + "] " + metric + " " + value + " on " + device_text + " (alert " +
               what + ")";
   m.text = "Alert " + what + ": " + upper(severity) + "\n\n" + "Device: " + device_text + "\n" +
            "Metric: " + metric + "\n" + "Value:  " + value + "\n" + "Rule:   " + rule + "\n" +
@@ -205,10 +208,10 @@ Message render(const json& payload) {
            "</td></tr><tr><th align=left>Rule</th><td>" + html_escape(rule) +
            "</td></tr><tr><th align=left>Opened</th><td>" + html_escape(at) +
            "</td></tr></table><p><a href=\"" + html_escape(url) + "\">Open the alert</a></p></body></html>";
-  m.sms = upper(severity) + " alert " + what + ": " + metric + " " + value + " on " + device_text + ". " + rule +
+  m.sms = reminder + upper(severity) + " alert " + what + ": " + metric + " " + value + " on " + device_text + ". " + rule +
           " " + url;
   if (m.sms.size() > 320) m.sms = m.sms.substr(0, 317) + "...";
-  const std::string say = "Peregrine alert " + what + ". Severity " + severity + ". " + metric + " is " + value +
+  const std::string say = reminder + "Peregrine alert " + what + ". Severity " + severity + ". " + metric + " is " + value +
                           " on " + (device_name.empty() ? device : device_name) + ".";
   m.twiml = "<Response><Say>" + html_escape(say) + "</Say><Pause length=\"1\"/><Say>" + html_escape(say) +
             "</Say></Response>";

@@ -200,6 +200,29 @@ TEST_F(AlertResponseTest, AcknowledgingFirstCancelsTheEscalationStepAndTellsTheW
   EXPECT_TRUE(cancelled) << listed.body;
 }
 
+TEST_F(AlertResponseTest, RemindersRepeatUntilTheAlertIsAcknowledged) {
+  ASSERT_TRUE(start_server(env()));
+  const std::string dev = device("co-remind");
+  const std::int64_t hook = webhook();
+  const std::int64_t alert = alarm(dev, json::array({{{"type", "notify"}, {"channel", hook}, {"repeat_s", 10}}}));
+  ASSERT_GT(alert, 0);
+  ASSERT_TRUE(eventually([&] { return fakes_->requests("webhook").size() == 1; }));
+  // The reminder is due 10 s after the first delivery.
+  ASSERT_TRUE(eventually([&] { return fakes_->requests("webhook").size() == 2; }, 15s)) << fakes_->requests().dump();
+  const json hooks = fakes_->requests("webhook");
+  EXPECT_GE(hooks[1]["at"].get<double>() - hooks[0]["at"].get<double>(), 9.5);
+  EXPECT_EQ(hooks[1]["body"].value("reminder", 0), 1);
+  EXPECT_NE(hooks[0]["delivery"], hooks[1]["delivery"]) << "a reminder is a delivery of its own";
+  ASSERT_EQ(call("POST", "/api/v1/alerts/" + std::to_string(alert) + "/ack").status, 200);
+  ASSERT_TRUE(eventually([&] { return has_event(events_of(alert), "notifications cancelled: 1 pending (acknowledged)"); }))
+      << events_of(alert).dump();
+  const json items = get("/api/v1/notifications?alert=" + std::to_string(alert)).json()["items"];
+  int cancelled = 0;
+  for (const auto& n : items)
+    if (n.value("reminder", 0) == 2 && n.value("status", "") == "cancelled") ++cancelled;
+  EXPECT_EQ(cancelled, 1) << items.dump();
+}
+
 TEST_F(AlertResponseTest, FailedDeliveriesRetryWithBackoffAndHonourRetryAfter) {
   ASSERT_TRUE(start_server(env()));
   const std::string dev = device("co-retry");

@@ -82,6 +82,9 @@ TEST(Messages, EveryTextSaysDeviceMetricValueRuleTimeAndLink) {
   EXPECT_TRUE(m.twiml.starts_with("<Response><Say>"));
   EXPECT_EQ(m.twiml.find("<CO>"), std::string::npos);
   EXPECT_LE(m.sms.size(), 320u);
+  json again = payload();
+  again["reminder"] = 2;
+  EXPECT_TRUE(render(again).sms.starts_with("Reminder 2: ")) << render(again).sms;
 }
 
 struct FakeOutbox : Outbox {
