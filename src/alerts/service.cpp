@@ -99,6 +99,12 @@ void Service::on_alert(const Alert& alert_in, const AlertEvent& event, const rul
     dirty_.insert(alert_in.id);
     return;
   }
+  // The event, and what its listeners and actions log, land together.
+  struct Group {
+    AlertLog& log;
+    explicit Group(AlertLog& l) : log(l) { log.begin_group(); }
+    ~Group() { log.end_group(); }
+  } group(log_);
   const Alert* alert = &alert_in;
   std::optional<std::int64_t> silence;
   if (event.kind == EventKind::opened && silences_) {

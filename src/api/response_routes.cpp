@@ -232,7 +232,10 @@ awaitable<http::Response> delete_contact(ResponseContext& ctx, http::Request& re
 awaitable<http::Response> list_notifications(ResponseContext& ctx, http::Request& req) {
   const auto alert = int_query(req, "alert");
   if (!alert) throw http::Problem(400, "Bad Request", "'alert' is required: the alert whose deliveries to list");
-  json items = co_await ctx.base.repos.notifications.of_alert(caller_tenant(req), *alert);
+  const core::TenantId tenant = caller_tenant(req);
+  if (!co_await ctx.base.repos.alerts.state_of(tenant, *alert))
+    throw http::Problem(404, "Not Found", "no alert " + std::to_string(*alert));
+  json items = co_await ctx.base.repos.notifications.of_alert(tenant, *alert);
   co_return http::json_response(req.raw, 200, {{"items", std::move(items)}});
 }
 

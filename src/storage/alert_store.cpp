@@ -269,7 +269,23 @@ void AlertStore::start() {
 
 void AlertStore::stop(std::chrono::milliseconds deadline) { worker_.stop(deadline); }
 
+void AlertStore::end_group() {
+  if (group_depth_ == 0 || --group_depth_ > 0 || group_.empty()) return;
+  const std::size_t n = group_.size();
+  {
+    std::lock_guard lock(worker_.mutex());
+    for (auto& op : group_) pending_.push_back(std::move(op));
+  }
+  group_.clear();
+  depth_gauge_.set(static_cast<double>(depth_.fetch_add(n, std::memory_order_relaxed) + n));
+  worker_.wake();
+}
+
 void AlertStore::enqueue(AlertOp op) {
+  if (group_depth_ > 0) {
+    group_.push_back(std::move(op));
+    return;
+  }
   {
     std::lock_guard lock(worker_.mutex());
     pending_.push_back(std::move(op));

@@ -18,6 +18,15 @@ const char* const kCancelSilencedSql =
     "  AND s.ends_at > now() AND (s.device_id = a.device_id OR s.rule_id = a.rule_id "
     "    OR s.group_id IN (SELECT group_id FROM device_group_members m WHERE m.device_id = a.device_id))";
 
+// An escalation step or reminder that falls due when its alert is no longer
+// active (acknowledged, resolved) is not sent: after_s means "if still
+// unacknowledged then", whatever queued it (a command's fallback may queue
+// one after the acknowledgement).
+const char* const kCancelStaleSql =
+    "UPDATE notifications n SET status = 'cancelled', last_error = 'alert ' || a.state "
+    "FROM alerts a WHERE n.status = 'pending' AND n.conditional AND n.next_attempt_at <= now() "
+    "  AND a.id = n.alert_id AND a.state <> 'active'";
+
 const std::string kClaimSql =
     "UPDATE notifications n SET next_attempt_at = now() + $2 * interval '1 second', "
     "  attempts = n.attempts + 1 "
@@ -63,6 +72,7 @@ pqxx::connection& OutboxStore::conn() {
 std::vector<Delivery> OutboxStore::claim(std::size_t limit, std::chrono::seconds lease) {
   pqxx::work w(conn());
   w.exec(kCancelSilencedSql);
+  w.exec(kCancelStaleSql);
   std::vector<Delivery> out;
   for (const auto& r : w.exec_params(kClaimSql, static_cast<std::int64_t>(limit),
                                      static_cast<std::int64_t>(lease.count()))) {

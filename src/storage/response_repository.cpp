@@ -272,6 +272,14 @@ awaitable<Outcome<Contact>> ContactRepository::update(core::TenantId tenant, std
 awaitable<Outcome<Done>> ContactRepository::remove(core::TenantId tenant, std::int64_t id, AuditEntry audit) {
   co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     return sql::audited<Done>(c, audit, {}, [&](pqxx::work& w) -> Outcome<Done> {
+      const auto users = w.exec_params(
+          "SELECT id FROM rules WHERE tenant_id = $2 AND jsonb_path_exists(actions, "
+          "'strict $.** ? (@.type == \"notify\" && exists(@.contacts[*] ? (@ == $c)))', "
+          "jsonb_build_object('c', $1::bigint)) ORDER BY id LIMIT 1",
+          id, tenant);
+      if (!users.empty())
+        return Failure::conflict("id", "rule " + users[0][0].as<std::string>() +
+                                           " notifies this contact by id: change or delete the rule first");
       if (w.exec_params("DELETE FROM contacts WHERE id = $1 AND tenant_id = $2", id, tenant).affected_rows() == 0)
         return Failure::not_found("no contact " + std::to_string(id));
       return Done{};
@@ -286,7 +294,8 @@ awaitable<std::vector<SilenceRow>> SilenceRepository::list(core::TenantId tenant
   co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     std::string q = "SELECT " + kSilenceColumns + " FROM silences WHERE tenant_id = " + w.quote(tenant);
-    if (active_at) q += " AND ends_at > " + sql::ts_literal(*active_at);
+    if (active_at)
+      q += " AND starts_at <= " + sql::ts_literal(*active_at) + " AND ends_at > " + sql::ts_literal(*active_at);
     std::vector<SilenceRow> out;
     for (const auto& r : w.exec(q + " ORDER BY id DESC LIMIT 1000")) out.push_back(silence_from(r));
     return out;

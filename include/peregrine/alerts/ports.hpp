@@ -35,6 +35,11 @@ class AlertLog {
   virtual void save(const AlertEvent& event) = 0;
   /// Serialised by the log, off the loop.
   virtual void save(Snapshot snapshot) = 0;
+  /// What is saved between begin_group() and end_group() (loop thread) is
+  /// written in one transaction: an alert's event with the steps of the
+  /// actions and listeners it set off (deliveries, cancellations). Groups nest.
+  virtual void begin_group() {}
+  virtual void end_group() {}
 };
 
 /// Alert frames to the tenant's subscribed dashboards.

@@ -138,8 +138,11 @@ class AlertStore final : public alerts::AlertLog,
   /// only while PostgreSQL stays unreachable, logging what was not written.
   void stop(std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
-  /// Any thread (the loop): never blocks on I/O.
+  /// Any thread (the loop): never blocks on I/O. Inside a group (loop
+  /// thread) the op waits for end_group().
   void enqueue(AlertOp op);
+  void begin_group() override { ++group_depth_; }
+  void end_group() override;
 
   // alerts::AlertLog (the loop)
   void save(const alerts::Alert& alert) override { enqueue(alert); }
@@ -195,6 +198,8 @@ class AlertStore final : public alerts::AlertLog,
   metrics::Counter& publish_skipped_ended_;
   metrics::Counter& publish_skipped_spilled_;
   std::vector<AlertOp> pending_;  // guarded by worker_.mutex()
+  std::vector<AlertOp> group_;    // loop thread: ops of the open group
+  int group_depth_ = 0;           // loop thread
   std::atomic<std::size_t> depth_{0};
   core::WorkerThread worker_;
 };
