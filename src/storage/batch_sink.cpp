@@ -11,6 +11,8 @@
 #include <peregrine/core/clock.hpp>
 #include <peregrine/core/time_format.hpp>
 
+#include "storage/rollups.hpp"
+
 namespace peregrine::storage {
 namespace {
 
@@ -120,6 +122,11 @@ void BatchSink::connect() {
   conn_ = storage::connect(target_, Scope::all());
   ahead_done_day_ = std::numeric_limits<std::int64_t>::min();
   ensure_ahead(core::wall_us());
+  watermark_ = rollups::load_watermark(*conn_);
+}
+
+void BatchSink::refresh_rollups(core::Micros up_to) {
+  watermark_ = rollups::refresh(*conn_, watermark_, up_to);
 }
 
 void BatchSink::disconnect() noexcept {
@@ -237,6 +244,7 @@ WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std:
       else
         xid = tx.exec1("SELECT txid_current()")[0].as<std::int64_t>();
       copy_rows(tx, batch.rows);
+      last_late_ = rollups::merge_late(tx, batch.rows, watermark_);
     }
     if (meta && !batch.states.empty()) update_states(tx, batch.states);
     tx.commit();

@@ -104,6 +104,14 @@ class BatchSink {
   /// Forgets it (its batch was spilled with the doubt, to be settled at
   /// replay); committed_in_doubt() is then 0.
   void forget_doubt() noexcept { doubt_.reset(); }
+  /// Merges the raw rows of [watermark, up_to) into the rollups and moves
+  /// the watermark there (storage/rollups.hpp). Throws.
+  void refresh_rollups(core::Micros up_to);
+  core::Micros rollup_watermark() const noexcept { return watermark_; }
+  /// Rows of the last write() that were below the watermark (merged into
+  /// the rollups in its transaction).
+  std::size_t last_late_rows() const noexcept { return last_late_; }
+
   /// A fresh random batch id (not 0).
   std::int64_t new_batch_id() { return static_cast<std::int64_t>(batch_ids_() >> 1) | 1; }
 
@@ -131,6 +139,8 @@ class BatchSink {
     std::size_t rows;
   };
   std::optional<Doubt> doubt_;
+  core::Micros watermark_ = 0;
+  std::size_t last_late_ = 0;
 };
 
 }  // namespace peregrine::storage

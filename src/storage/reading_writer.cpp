@@ -43,7 +43,18 @@ ReadingWriter::ReadingWriter(WriterOptions opts, metrics::Registry& metrics)
       replayed_rows_(metrics.counter("peregrine_storage_replayed_rows_total",
                                      "Spilled rows written to PostgreSQL from the spill file")),
       spill_bytes_(metrics.gauge("peregrine_storage_spill_bytes",
-                                 "Bytes in the spill file waiting to be written to PostgreSQL")) {
+                                 "Bytes in the spill file waiting to be written to PostgreSQL")),
+      rollup_seconds_(metrics.histogram("peregrine_storage_rollup_seconds",
+                                        "Time to merge one stretch of raw rows into the 1 min and 1 h rollups",
+                                        metrics::exponential_buckets(0.0005, 2, 16))),
+      rollup_late_rows_(metrics.counter("peregrine_storage_rollup_late_rows_total",
+                                        "Rows stored below the rollups' watermark (late), merged into "
+                                        "the rollups in their own transaction")) {
+  metrics.gauge_fn("peregrine_storage_rollup_lag_seconds",
+                   "How far the rollups' watermark is behind now (newer rows are read raw)", [this] {
+                     const core::Micros w = rollup_watermark_.load(std::memory_order_relaxed);
+                     return w == 0 ? 0.0 : static_cast<double>(core::wall_us() - w) * 1e-6;
+                   });
   metrics.gauge_fn("peregrine_storage_queue_depth", "Rows queued or being written",
                    [this] { return static_cast<double>(depth_.load(std::memory_order_relaxed)); });
 }
@@ -150,6 +161,7 @@ bool ReadingWriter::flush(BatchSink& sink, WorkBatch& batch) {
     const std::size_t n = batch.rows.size();
     batch_seconds_.observe(std::chrono::duration<double>(SteadyClock::now() - t0).count());
     rows_written_.inc(n);
+    rollup_late_rows_.inc(sink.last_late_rows());
     written_ += n;
     rows_done(n);
     batch.clear();
@@ -270,6 +282,26 @@ bool ReadingWriter::replay(BatchSink& sink) {
   return false;
 }
 
+void ReadingWriter::maybe_refresh_rollups(BatchSink& sink, SteadyClock::time_point& next) {
+  const auto now = SteadyClock::now();
+  if (now < next || !sink.connected()) return;
+  next = now + opts_.rollup_every;
+  const core::Micros w = sink.rollup_watermark();
+  const core::Micros target = core::wall_us() - opts_.rollup_lag.count() * 1000;
+  const core::Micros up_to = std::min(target, w + opts_.rollup_max_step.count() * 1000);
+  if (up_to <= w) return;
+  const auto t0 = SteadyClock::now();
+  try {
+    sink.refresh_rollups(up_to);
+    rollup_seconds_.observe(std::chrono::duration<double>(SteadyClock::now() - t0).count());
+    if (up_to < target) next = now;  // backfilling: the next step at once
+  } catch (const std::exception& e) {
+    spdlog::warn("storage: rollup refresh failed ({}); retried", e.what());
+    if (!sink.connected()) set_connected(false);
+  }
+  rollup_watermark_.store(sink.rollup_watermark(), std::memory_order_relaxed);
+}
+
 void ReadingWriter::run() {
   BatchSink sink(opts_.target, opts_.partitions_ahead_days, opts_.retention_days);
   if (!opts_.spill_dir.empty()) {
@@ -283,6 +315,7 @@ void ReadingWriter::run() {
   }
   auto batch = std::make_unique<WorkBatch>();
   core::Backoff backoff(kBackoffMin, kBackoffMax);
+  auto next_rollup = SteadyClock::now();
   std::size_t given_up = 0;
   for (;;) {
     bool stopping;
@@ -291,7 +324,8 @@ void ReadingWriter::run() {
       std::unique_lock lk(worker_.mutex());
       if (batch->empty()) {
         const bool settled = sink.connected() && (!spill_ || spill_->empty());
-        const auto idle = settled ? std::chrono::milliseconds(kIdleWake) : backoff.current();
+        const auto idle = settled ? std::min<std::chrono::milliseconds>(kIdleWake, opts_.rollup_every)
+                                  : backoff.current();
         if (!worker_.stop_requested_locked() && pending_->empty()) {
           worker_.wait_for(lk, idle, [&] { return !pending_->empty(); });
         }
@@ -343,6 +377,7 @@ void ReadingWriter::run() {
       }
     }
     if (ok) {
+      maybe_refresh_rollups(sink, next_rollup);
       backoff.success();
       continue;
     }

@@ -48,6 +48,8 @@ struct Config {
   // [storage]
   std::size_t batch_rows = 5000;                  ///< PEREGRINE_STORAGE_BATCH_ROWS
   std::chrono::milliseconds batch_age{5};         ///< PEREGRINE_STORAGE_BATCH_MS
+  std::chrono::milliseconds rollup_every{5'000};  ///< PEREGRINE_STORAGE_ROLLUP_EVERY_MS
+  std::chrono::milliseconds rollup_lag{2'000};    ///< PEREGRINE_STORAGE_ROLLUP_LAG_MS
   std::size_t queue_rows = 2'000'000;             ///< PEREGRINE_STORAGE_QUEUE_ROWS
   int partitions_ahead_days = 3;                  ///< PEREGRINE_STORAGE_PARTITIONS_AHEAD
   int retention_days = 0;                         ///< PEREGRINE_STORAGE_RETENTION_DAYS (0 = keep)

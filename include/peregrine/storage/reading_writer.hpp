@@ -41,6 +41,11 @@ struct WriterOptions {
   int retention_days = 0;  ///< drop day partitions older than this (0 = keep)
   std::string spill_dir{};  ///< spill file directory (empty = no spill: rows dropped at the deadline)
   std::uint64_t spill_max_bytes = 1ull << 30;  ///< appends beyond this are refused
+  /// Rollups (1 min, 1 h): the watermark moves to now - rollup_lag this
+  /// often, by at most rollup_max_step at a time (a backfill goes in steps).
+  std::chrono::milliseconds rollup_every{5'000};
+  std::chrono::milliseconds rollup_lag{2'000};
+  std::chrono::milliseconds rollup_max_step{3'600'000};
 };
 
 /// What replay_spill() did.
@@ -94,6 +99,8 @@ class ReadingWriter final : public ingest::ReadingStore {
   /// Writes `batch` (retrying once, then in parts, on data errors); false
   /// when it must be retried after a back-off. Writer thread.
   bool flush(BatchSink& sink, WorkBatch& batch);
+  /// Moves the rollups' watermark when it is due (writer thread).
+  void maybe_refresh_rollups(BatchSink& sink, std::chrono::steady_clock::time_point& next);
   void set_connected(bool up) noexcept;
   void rows_done(std::size_t n) noexcept;
   /// Appends rows (and the device's state, when given) to the pending
@@ -121,6 +128,9 @@ class ReadingWriter final : public ingest::ReadingStore {
   metrics::Counter& spilled_rows_;
   metrics::Counter& replayed_rows_;
   metrics::Gauge& spill_bytes_;
+  metrics::Histogram& rollup_seconds_;
+  metrics::Counter& rollup_late_rows_;
+  std::atomic<core::Micros> rollup_watermark_{0};
   std::unique_ptr<SpillFile> spill_;  // writer thread; null when off or unusable
   bool spill_refused_ = false;        // writer thread: the last append was refused
   std::uint64_t written_ = 0;  // writer thread: rows committed since start
