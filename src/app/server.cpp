@@ -183,7 +183,9 @@ storage::WriterOptions writer_options(const config::Config& cfg, const storage::
           .retention_days = cfg.retention_days,
           .spill_dir = std::move(spill_dir),
           // 1 TiB at most: MiB → bytes cannot overflow.
-          .spill_max_bytes = std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20};
+          .spill_max_bytes = std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20,
+          .rollup_every = cfg.rollup_every,
+          .rollup_lag = cfg.rollup_lag};
 }
 
 void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContext& alerting,
@@ -199,6 +201,7 @@ void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContex
   api::add_rule_routes(router, alerting);
   api::add_alert_routes(router, alerting);
   api::add_group_routes(router, ctx);
+  api::add_aggregate_routes(router, ctx);
   api::add_command_routes(router, control);
   api::add_job_routes(router, control);
   api::add_bulk_routes(router, control);

@@ -65,6 +65,8 @@ core::TenantId caller_tenant(const http::Request& req);
 void add_health_routes(http::Router& router, Context& ctx);
 /// `/api/v1/devices…` reads: list, one, live state, readings.
 void add_device_routes(http::Router& router, Context& ctx);
+/// `GET /api/v1/devices/{id}/aggregates`, `GET /api/v1/groups/{id}/aggregates` (viewer).
+void add_aggregate_routes(http::Router& router, Context& ctx);
 /// `/api/v1/groups…`: list and read (viewer), create, patch, delete (admin).
 void add_group_routes(http::Router& router, Context& ctx);
 

@@ -3,6 +3,7 @@
 /// persistence. Each repository owns the SQL of one resource; its methods
 /// are awaited on the event loop and run on the pool (see query_pool.hpp).
 
+#include <peregrine/storage/aggregate_repository.hpp>
 #include <peregrine/storage/alert_repository.hpp>
 #include <peregrine/storage/audit_repository.hpp>
 #include <peregrine/storage/command_repository.hpp>
@@ -23,7 +24,7 @@ struct Repositories {
   explicit Repositories(QueryPool& pool)
       : audit(pool), tenants(pool), users(pool), sessions(pool), devices(pool), rules(pool),
         alerts(pool), groups(pool), commands(pool), channels(pool), contacts(pool), silences(pool),
-        notifications(pool), incidents(pool) {}
+        notifications(pool), incidents(pool), aggregates(pool) {}
 
   AuditRepository audit;
   TenantRepository tenants;
@@ -39,6 +40,7 @@ struct Repositories {
   SilenceRepository silences;
   NotificationRepository notifications;
   IncidentRepository incidents;
+  AggregateRepository aggregates;
 };
 
 }  // namespace peregrine::storage

@@ -1,0 +1,35 @@
+#pragma once
+/// Aggregates of series over any range (analytics/aggregate.hpp): each part
+/// of the range read from the coarsest source that gives the raw rows'
+/// answer — the 1 h and 1 min rollups, raw rows at the edges and past the
+/// rollups' watermark — in one repeatable-read transaction, merged per
+/// output bucket. Awaited on the loop, run on the query pool.
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <peregrine/analytics/aggregate.hpp>
+#include <peregrine/core/types.hpp>
+
+namespace peregrine::storage {
+
+class QueryPool;
+
+/// Per series key: (bucket start, partial) oldest first, only buckets with rows.
+using AggregateResult = std::map<core::SeriesKey, std::vector<std::pair<core::Micros, analytics::Partial>>>;
+
+class AggregateRepository {
+ public:
+  explicit AggregateRepository(QueryPool& pool) : pool_(pool) {}
+  /// `series` must be the tenant's (the caller resolved them).
+  boost::asio::awaitable<AggregateResult> query(core::TenantId tenant, std::vector<core::SeriesKey> series,
+                                                core::Micros from, core::Micros to, core::Micros bucket);
+
+ private:
+  QueryPool& pool_;
+};
+
+}  // namespace peregrine::storage

@@ -1,0 +1,192 @@
+// Aggregates of any range (CONTRACT.md "aggregates"): per output bucket,
+// from the coarsest rollup that gives the raw rows' answer, raw rows at the
+// edges and past the rollups' watermark (storage::AggregateRepository).
+
+#include <peregrine/analytics/aggregate.hpp>
+#include <peregrine/api/context.hpp>
+#include <peregrine/core/ids.hpp>
+#include <peregrine/core/time_format.hpp>
+#include <peregrine/storage/aggregate_repository.hpp>
+
+#include "api/auth_support.hpp"
+#include "api/handler_support.hpp"
+#include "api/params.hpp"
+
+namespace peregrine::api {
+
+namespace bhttp = boost::beast::http;
+using boost::asio::awaitable;
+using nlohmann::json;
+namespace an = peregrine::analytics;
+
+namespace {
+
+[[noreturn]] void bad(const std::string& detail) { throw http::Problem(400, "Bad Request", detail); }
+
+std::string duration_text(core::Micros d) {
+  for (const auto& [unit, size] : {std::pair{"d", an::kDay}, std::pair{"h", an::kHour}, std::pair{"m", an::kMinute},
+                                   std::pair{"s", an::kSecond}, std::pair{"ms", core::Micros{1000}}}) {
+    if (d % size == 0) return std::to_string(d / size) + unit;
+  }
+  return std::to_string(d) + "us";
+}
+
+struct Request {
+  std::vector<std::string> metrics;
+  core::Micros from = 0, to = 0, bucket = 0;
+  std::vector<an::Fn> fns;
+  bool fill_null = false;
+};
+
+Request parse(const http::Request& req) {
+  Request r;
+  const auto metric = req.q("metric");
+  if (!metric || metric->empty()) bad("query parameter 'metric' is required (one or more, comma-separated)");
+  std::string_view list = *metric;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const std::string_view m = list.substr(0, comma);
+    if (!core::valid_metric_name(m)) bad("'metric' must be metric names [A-Za-z0-9_]{1,64}, comma-separated");
+    if (std::find(r.metrics.begin(), r.metrics.end(), m) == r.metrics.end()) r.metrics.emplace_back(m);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  if (r.metrics.size() > 20) bad("'metric' names at most 20 metrics");
+  const TimeRange range = parse_range(req);
+  r.from = range.from_us;
+  r.to = range.to_us;
+  const std::string_view bucket = req.q("bucket").value_or("auto");
+  if (bucket == "auto") {
+    std::size_t points = 500;
+    if (const auto p = req.q("points")) {
+      const auto n = int_query(req, "points");
+      if (!n || *n > static_cast<std::int64_t>(an::kMaxBuckets)) bad("'points' must be 1 to 10000");
+      points = static_cast<std::size_t>(*n);
+    }
+    r.bucket = an::auto_bucket(r.to - r.from, points);
+  } else {
+    const auto b = an::parse_duration(bucket);
+    if (!b) bad("'bucket' must be a duration such as 10s, 5m, 1h, 1d, or auto");
+    r.bucket = *b;
+  }
+  const core::Micros first = an::floor_to(r.from, r.bucket);
+  const auto buckets = static_cast<std::size_t>((r.to - first + r.bucket - 1) / r.bucket);
+  if (buckets > an::kMaxBuckets)
+    bad("'bucket' " + duration_text(r.bucket) + " gives " + std::to_string(buckets) +
+        " buckets over this range; at most 10000: choose a larger bucket or a shorter range");
+  const auto fns = an::parse_fns(req.q("fn").value_or("avg,min,max,count"));
+  if (!fns) bad("'fn' must be a comma-separated list of avg, min, max, count, sum, first, last");
+  r.fns = *fns;
+  const std::string_view fill = req.q("fill").value_or("none");
+  if (fill != "none" && fill != "null") bad("'fill' must be none or null");
+  r.fill_null = fill == "null";
+  return r;
+}
+
+json value_of(an::Fn f, const an::Partial& p) {
+  switch (f) {
+    case an::Fn::avg: return p.sum / static_cast<double>(p.count);
+    case an::Fn::min: return p.min;
+    case an::Fn::max: return p.max;
+    case an::Fn::count: return p.count;
+    case an::Fn::sum: return p.sum;
+    case an::Fn::first: return p.first;
+    case an::Fn::last: return p.last;
+  }
+  return nullptr;
+}
+
+json points_json(const Request& r, const std::vector<std::pair<core::Micros, an::Partial>>* rows) {
+  json points = json::array();
+  const auto emit = [&](core::Micros ts, const an::Partial* p) {
+    json pt = {{"ts", core::format_rfc3339(ts)}};
+    for (an::Fn f : r.fns) pt[std::string(an::to_string(f))] = p ? value_of(f, *p) : json(nullptr);
+    points.push_back(std::move(pt));
+  };
+  std::size_t i = 0;
+  if (r.fill_null) {
+    for (core::Micros ts = an::floor_to(r.from, r.bucket); ts < r.to; ts += r.bucket) {
+      if (rows && i < rows->size() && (*rows)[i].first == ts) {
+        emit(ts, &(*rows)[i].second);
+        ++i;
+      } else {
+        emit(ts, nullptr);
+      }
+    }
+  } else if (rows) {
+    for (const auto& [ts, p] : *rows) emit(ts, &p);
+  }
+  return points;
+}
+
+json series_json(const Request& r, const std::string& metric, const storage::AggregateResult& result,
+                 std::optional<core::SeriesKey> key) {
+  const auto it = key ? result.find(*key) : result.end();
+  return {{"metric", metric},
+          {"bucket", duration_text(r.bucket)},
+          {"points", points_json(r, it == result.end() ? nullptr : &it->second)}};
+}
+
+std::optional<core::SeriesKey> key_of(const devices::Device& d, const std::string& metric) {
+  for (const auto& s : d.series)
+    if (s.metric == metric) return s.key;
+  return std::nullopt;
+}
+
+awaitable<http::Response> device_aggregates(Context& ctx, http::Request& req) {
+  const devices::Device& dev = require_device(ctx.registry, req);
+  const Request r = parse(req);
+  std::vector<std::optional<core::SeriesKey>> keys;
+  std::vector<core::SeriesKey> wanted;
+  for (const auto& m : r.metrics) {
+    keys.push_back(key_of(dev, m));
+    if (keys.back()) wanted.push_back(*keys.back());
+  }
+  const core::TenantId tenant = dev.rec.tenant;
+  const storage::AggregateResult result =
+      co_await ctx.repos.aggregates.query(tenant, std::move(wanted), r.from, r.to, r.bucket);
+  if (r.metrics.size() == 1) co_return http::json_response(req.raw, 200, series_json(r, r.metrics[0], result, keys[0]));
+  json series = json::array();
+  for (std::size_t i = 0; i < r.metrics.size(); ++i) series.push_back(series_json(r, r.metrics[i], result, keys[i]));
+  co_return http::json_response(req.raw, 200, {{"series", std::move(series)}});
+}
+
+awaitable<http::Response> group_aggregates(Context& ctx, http::Request& req) {
+  const core::TenantId tenant = caller_tenant(req);
+  const std::int64_t group = id_param(req);
+  take(co_await ctx.repos.groups.get(tenant, group));  // 404 unless the tenant's
+  const Request r = parse(req);
+  struct Item {
+    std::string device, metric;
+    std::optional<core::SeriesKey> key;
+  };
+  std::vector<Item> items;
+  std::vector<core::SeriesKey> wanted;
+  for (const devices::Device* d : ctx.registry.members(tenant, group)) {
+    for (const auto& m : r.metrics) {
+      items.push_back({d->rec.id, m, key_of(*d, m)});
+      if (items.back().key) wanted.push_back(*items.back().key);
+    }
+  }
+  if (items.size() > 10'000) bad("the group has too many series for one call (at most 10000)");
+  const storage::AggregateResult result =
+      co_await ctx.repos.aggregates.query(tenant, std::move(wanted), r.from, r.to, r.bucket);
+  json series = json::array();
+  for (const auto& it : items) {
+    json s = series_json(r, it.metric, result, it.key);
+    s["device"] = it.device;
+    series.push_back(std::move(s));
+  }
+  co_return http::json_response(req.raw, 200, {{"series", std::move(series)}});
+}
+
+}  // namespace
+
+void add_aggregate_routes(http::Router& router, Context& ctx) {
+  router.add(bhttp::verb::get, "/api/v1/devices/{id}/aggregates", http::Access::viewer,
+             bind(ctx, device_aggregates));
+  router.add(bhttp::verb::get, "/api/v1/groups/{id}/aggregates", http::Access::viewer,
+             bind(ctx, group_aggregates));
+}
+
+}  // namespace peregrine::api
