@@ -3,6 +3,8 @@
 // edges and past the rollups' watermark (storage::AggregateRepository).
 
 #include <peregrine/analytics/aggregate.hpp>
+#include <peregrine/analytics/svg_chart.hpp>
+#include <peregrine/api/alerting.hpp>
 #include <peregrine/api/context.hpp>
 #include <peregrine/core/ids.hpp>
 #include <peregrine/core/time_format.hpp>
@@ -38,7 +40,7 @@ struct Request {
   bool fill_null = false;
 };
 
-Request parse(const http::Request& req) {
+Request parse(const http::Request& req, std::size_t default_points = 500) {
   Request r;
   const auto metric = req.q("metric");
   if (!metric || metric->empty()) bad("query parameter 'metric' is required (one or more, comma-separated)");
@@ -57,7 +59,7 @@ Request parse(const http::Request& req) {
   r.to = range.to_us;
   const std::string_view bucket = req.q("bucket").value_or("auto");
   if (bucket == "auto") {
-    std::size_t points = 500;
+    std::size_t points = default_points;
     if (const auto p = req.q("points")) {
       const auto n = int_query(req, "points");
       if (!n || *n > static_cast<std::int64_t>(an::kMaxBuckets)) bad("'points' must be 1 to 10000");
@@ -180,7 +182,91 @@ awaitable<http::Response> group_aggregates(Context& ctx, http::Request& req) {
   co_return http::json_response(req.raw, 200, {{"series", std::move(series)}});
 }
 
+int int_in(const http::Request& req, const char* name, int fallback, int lo, int hi) {
+  const auto v = int_query(req, name);
+  if (!v) return fallback;
+  if (*v < lo || *v > hi) bad(std::string("'") + name + "' must be " + std::to_string(lo) + " to " + std::to_string(hi));
+  return static_cast<int>(*v);
+}
+
+awaitable<http::Response> device_chart(AlertingContext& ctx, http::Request& req) {
+  const devices::Device& dev = require_device(ctx.registry, req);
+  an::ChartSpec spec;
+  spec.width = int_in(req, "width", 800, 200, 4000);
+  spec.height = int_in(req, "height", 300, 100, 2000);
+  const Request r = parse(req, static_cast<std::size_t>(spec.width / 3));
+  const std::string_view type = req.q("type").value_or("line");
+  if (type != "line" && type != "bar") bad("'type' must be line or bar");
+  spec.bars = type == "bar";
+  const std::string_view theme = req.q("theme").value_or("light");
+  if (theme != "light" && theme != "dark") bad("'theme' must be light or dark");
+  spec.dark = theme == "dark";
+  const auto tz = an::parse_utc_offset(req.q("tz").value_or("UTC"));
+  if (!tz) bad("'tz' must be UTC or a fixed offset such as +02:00");
+  spec.utc_offset_minutes = *tz;
+  spec.title = std::string(req.q("title").value_or(""));
+  spec.unit = std::string(req.q("unit").value_or(""));
+  if (spec.title.size() > 200 || spec.unit.size() > 40) bad("'title' (200) or 'unit' (40 characters) too long");
+  spec.from = r.from;
+  spec.to = r.to;
+  spec.bucket = r.bucket;
+  std::vector<std::optional<core::SeriesKey>> keys;
+  std::vector<core::SeriesKey> wanted;
+  for (const auto& m : r.metrics) {
+    keys.push_back(key_of(dev, m));
+    if (keys.back()) wanted.push_back(*keys.back());
+  }
+  if (req.q("rules").value_or("false") == "true") {
+    // Threshold lines of the rules that apply to this device's metrics.
+    ctx.engine.for_each_rule([&](const rules::Rule& rule) {
+      if (rule.tenant != dev.rec.tenant || rule.kind != rules::Kind::threshold) return;
+      if (std::find(r.metrics.begin(), r.metrics.end(), rule.metric) == r.metrics.end()) return;
+      const auto& sc = rule.scope;
+      const bool applies = sc.type == rules::Scope::Type::all ||
+                           (sc.type == rules::Scope::Type::device && sc.device == dev.rec.id) ||
+                           (sc.type == rules::Scope::Type::group &&
+                            std::find(dev.rec.group_ids.begin(), dev.rec.group_ids.end(), sc.group) !=
+                                dev.rec.group_ids.end());
+      if (!applies) return;
+      const auto& p = std::get<rules::ThresholdParams>(rule.params);
+      spec.thresholds.push_back({p.value, rule.name + " (" + rule.metric + " " + std::string(rules::to_string(p.op)) +
+                                              " " + json(p.value).dump() + ")"});
+    });
+  }
+  const core::TenantId tenant = dev.rec.tenant;
+  const storage::AggregateResult result =
+      co_await ctx.repos.aggregates.query(tenant, std::move(wanted), r.from, r.to, r.bucket);
+  for (std::size_t i = 0; i < r.metrics.size(); ++i) {
+    an::ChartSeries series{r.metrics[i], {}};
+    if (keys[i]) {
+      if (const auto it = result.find(*keys[i]); it != result.end())
+        for (const auto& [ts, p] : it->second)
+          series.points.push_back({ts, p.sum / static_cast<double>(p.count), p.min, p.max});
+    }
+    spec.series.push_back(std::move(series));
+  }
+  std::string svg = an::render_svg(spec);
+  // A strong validator of exactly these bytes (FNV-1a).
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : svg) h = (h ^ c) * 1099511628211ULL;
+  char etag[24];
+  std::snprintf(etag, sizeof etag, "\"%016llx\"", static_cast<unsigned long long>(h));
+  const bool past = r.to < core::SystemClock().now_us() - an::kMinute;
+  const auto inm = req.raw.find(bhttp::field::if_none_match);
+  http::Response res = inm != req.raw.end() && inm->value() == etag
+                           ? http::text_response(req.raw, 304, "", "image/svg+xml")
+                           : http::text_response(req.raw, 200, std::move(svg), "image/svg+xml");
+  res.set(bhttp::field::etag, etag);
+  // A past range changes only when late readings land in it.
+  res.set(bhttp::field::cache_control, past ? "private, max-age=300" : "private, no-cache");
+  co_return res;
+}
+
 }  // namespace
+
+void add_chart_routes(http::Router& router, AlertingContext& ctx) {
+  router.add(bhttp::verb::get, "/api/v1/devices/{id}/chart.svg", http::Access::viewer, bind(ctx, device_chart));
+}
 
 void add_aggregate_routes(http::Router& router, Context& ctx) {
   router.add(bhttp::verb::get, "/api/v1/devices/{id}/aggregates", http::Access::viewer,

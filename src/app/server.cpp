@@ -200,6 +200,7 @@ void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContex
   api::add_device_credential_routes(router, ctx);
   api::add_rule_routes(router, alerting);
   api::add_alert_routes(router, alerting);
+  api::add_chart_routes(router, alerting);
   api::add_group_routes(router, ctx);
   api::add_aggregate_routes(router, ctx);
   api::add_command_routes(router, control);

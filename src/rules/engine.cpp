@@ -276,6 +276,10 @@ bool Engine::remove_rule(RuleId id) {
   return true;
 }
 
+void Engine::for_each_rule(const std::function<void(const Rule&)>& fn) const {
+  for (const auto& [id, slot] : rules_) fn(slot->rule);
+}
+
 const Rule* Engine::find_rule(RuleId id) const noexcept {
   auto it = rules_.find(id);
   return it == rules_.end() ? nullptr : &it->second->rule;

@@ -189,5 +189,65 @@ TEST_F(AggregatesTest, SeveralMetricsAutoBucketsFillAndErrors) {
   EXPECT_EQ(total, 3);
 }
 
+/// True when `/usr/bin/python3`'s XML parser accepts `svg` and its root is an <svg>.
+bool parses_as_svg(const std::string& svg) {
+  const std::string path = "/tmp/peregrine-chart-" + random_hex(8) + ".svg";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) return false;
+    std::fwrite(svg.data(), 1, svg.size(), f);
+    std::fclose(f);
+  }
+  const std::string cmd = "/usr/bin/python3 -c \"import sys, xml.etree.ElementTree as E; "
+                          "r = E.parse(sys.argv[1]).getroot(); sys.exit(0 if r.tag.endswith('svg') else 1)\" " + path;
+  const int rc = std::system(cmd.c_str());
+  std::remove(path.c_str());
+  return rc == 0;
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(AggregatesTest, ChartSvgParsesHoldsOnePointPerBucketAndIsCached) {
+  ASSERT_TRUE(start_server(env()));
+  const std::string dev = device("chart");
+  const std::int64_t t0 = (now_ms() / 3'600'000 - 3) * 3'600'000;  // three whole hours back
+  json batch = json::array();
+  for (int m = 0; m < 120; ++m)
+    if (m < 40 || m >= 60) batch.push_back({{"ts", t0 + m * 60'000 + 5000}, {"co", 10 + m % 7}});  // a 20-minute gap
+  mqtt().publish(telemetry_topic(dev), batch.dump());
+  ASSERT_TRUE(wait_rows(100, dev));
+  create_rule(threshold_rule("CO chart " + tag_, "co", dev, {{"op", ">"}, {"value", 15}}));
+  const std::string target = "/api/v1/devices/" + dev + "/chart.svg?metric=co&bucket=5m&from=" + std::to_string(t0) +
+                             "&to=" + std::to_string(t0 + 2 * 3'600'000) + "&rules=true&title=Kitchen%20%3CCO%3E";
+  const auto r = get(target);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("content-type"), "image/svg+xml");
+  EXPECT_TRUE(parses_as_svg(r.body)) << r.body.substr(0, 400);
+  // 24 five-minute buckets in two hours, four of them empty (the gap): 20 points, two runs.
+  EXPECT_EQ(count_of(r.body, "class=\"point\""), 20u);
+  EXPECT_EQ(count_of(r.body, "<path d="), 2u) << "a gap is drawn as a gap";
+  EXPECT_EQ(count_of(r.body, "class=\"threshold\""), 1u);
+  EXPECT_NE(r.body.find("Kitchen &lt;CO&gt;"), std::string::npos);
+  const std::string etag = r.header("etag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_NE(r.header("cache-control").find("max-age"), std::string::npos) << "a past range may be cached";
+  const auto again = authit::request(server_->http_port(), "GET", target,
+                                     {{"Authorization", "Bearer " + token_}, {"If-None-Match", etag}}, "");
+  EXPECT_EQ(again.status, 304);
+  const auto bars = get(target + "&type=bar&theme=dark&width=400&height=200");
+  ASSERT_EQ(bars.status, 200);
+  EXPECT_TRUE(parses_as_svg(bars.body));
+  EXPECT_EQ(count_of(bars.body, "<rect class=\"point\""), 20u);
+  EXPECT_EQ(get(target + "&type=pie").status, 400);
+  EXPECT_EQ(get(target + "&tz=Mars/Olympus").status, 400);
+  const auto tz = get(target + "&tz=%2B02:00");
+  ASSERT_EQ(tz.status, 200);
+  EXPECT_TRUE(parses_as_svg(tz.body));
+}
+
 }  // namespace
 }  // namespace peregrine::test

@@ -38,5 +38,8 @@ void add_rule_routes(http::Router& router, AlertingContext& ctx);
 /// `/api/v1/alerts…`: list and read with events (viewer), ack and resolve
 /// (operator; the actor is the caller's email).
 void add_alert_routes(http::Router& router, AlertingContext& ctx);
+/// `GET /api/v1/devices/{id}/chart.svg` (viewer): aggregates drawn as SVG,
+/// with the threshold lines of the device's rules (`rules=true`).
+void add_chart_routes(http::Router& router, AlertingContext& ctx);
 
 }  // namespace peregrine::api

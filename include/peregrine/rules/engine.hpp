@@ -91,6 +91,8 @@ class Engine final : public ReadingHook {
   /// Removes a rule, resolving its open alerts. False when unknown.
   bool remove_rule(RuleId id);
   const Rule* find_rule(RuleId id) const noexcept;
+  /// Every loaded rule (enabled ones), in no particular order.
+  void for_each_rule(const std::function<void(const Rule&)>& fn) const;
   std::size_t rule_count() const noexcept { return rules_.size(); }
   /// Call when a device's groups or tenant change: bindings are rebuilt.
   void invalidate_scopes() noexcept { ++gen_; }

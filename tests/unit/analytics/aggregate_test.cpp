@@ -102,3 +102,30 @@ TEST(Aggregate, ThePlanReadsEveryRawRowOfTheRangeExactlyOnce) {
 
 }  // namespace
 }  // namespace peregrine::analytics
+
+#include <peregrine/analytics/svg_chart.hpp>
+
+namespace peregrine::analytics {
+namespace {
+
+TEST(SvgChart, OffsetsAndAnEmptyRangeSayWhatTheyAre) {
+  EXPECT_EQ(parse_utc_offset("UTC"), 0);
+  EXPECT_EQ(parse_utc_offset("+02:00"), 120);
+  EXPECT_EQ(parse_utc_offset("-0530"), -330);
+  EXPECT_FALSE(parse_utc_offset("Europe/Berlin"));
+  EXPECT_FALSE(parse_utc_offset("+25:00"));
+  ChartSpec s;
+  s.from = 0;
+  s.to = kHour;
+  s.bucket = kMinute;
+  s.title = "a <b>";
+  s.series.push_back({"co", {}});
+  const std::string svg = render_svg(s);
+  EXPECT_TRUE(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_NE(svg.find("no data in this range"), std::string::npos);
+  EXPECT_NE(svg.find("a &lt;b&gt;"), std::string::npos);
+  EXPECT_EQ(svg.find("<script"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace peregrine::analytics
