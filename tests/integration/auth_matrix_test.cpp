@@ -51,6 +51,8 @@ const std::vector<Row> kRoutes = {
     {"DELETE", "/api/v1/devices/{id}", "admin", ""},
     {"GET", "/api/v1/devices/{id}/state", "viewer", ""},
     {"GET", "/api/v1/devices/{id}/readings", "viewer", "metric=co"},
+    {"GET", "/api/v1/devices/{id}/aggregates", "viewer", "metric=co"},
+    {"GET", "/api/v1/devices/{id}/chart.svg", "viewer", "metric=co"},
     {"POST", "/api/v1/devices/{id}/token", "admin", "{}"},
     {"POST", "/api/v1/devices/{id}/telemetry", "device", R"({"co":1})"},
     {"POST", "/api/v1/devices/bulk", "admin", "[]"},
@@ -64,6 +66,7 @@ const std::vector<Row> kRoutes = {
     {"PATCH", "/api/v1/groups/{id}", "admin", R"({"name":"renamed-by-matrix"})"},
     {"DELETE", "/api/v1/groups/{id}", "admin", ""},
     {"POST", "/api/v1/groups/{id}/commands", "operator", R"({"name":"matrix_probe"})"},
+    {"GET", "/api/v1/groups/{id}/aggregates", "viewer", "metric=co"},
     // Jobs.
     {"GET", "/api/v1/jobs", "viewer", ""},
     {"GET", "/api/v1/jobs/{id}", "viewer", ""},
@@ -107,7 +110,7 @@ const std::vector<Row> kRoutes = {
     {"GET", "/api/v1/contacts/{id}", "operator", ""},
     {"PATCH", "/api/v1/contacts/{id}", "admin", R"({"name":"renamed-by-matrix"})"},
     {"DELETE", "/api/v1/contacts/{id}", "admin", ""},
-    {"GET", "/api/v1/notifications", "viewer", "alert=1"},
+    {"GET", "/api/v1/notifications", "viewer", "alert={alert}"},  // tenant A's alert, in the query
     {"GET", "/api/v1/silences", "viewer", ""},
     {"POST", "/api/v1/silences", "operator", "{}"},
     {"DELETE", "/api/v1/silences/{id}", "operator", ""},
@@ -373,8 +376,13 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
         i = close + 1;
       }
       const bool no_body = row.method == "GET" || row.method == "DELETE";
-      if (no_body && !row.sample.empty()) target += "?" + row.sample;
-      const auto r = call(row.method, target, c.token, no_body ? "" : row.sample);
+      std::string sample = row.sample;
+      if (const auto at = sample.find("{alert}"); at != std::string::npos) {
+        sample.replace(at, 7, std::to_string(alert_id));
+        has_id = true;
+      }
+      if (no_body && !sample.empty()) target += "?" + sample;
+      const auto r = call(row.method, target, c.token, no_body ? "" : sample);
       const std::string where = row.method + " " + target + " as " + c.name + " → " +
                                 std::to_string(r.status) + " " + r.body.substr(0, 160);
       ASSERT_NE(r.status, 0) << where << r.error;
