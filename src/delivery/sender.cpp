@@ -456,7 +456,10 @@ void Sender::Impl::run() {
         std::max(next_poll, db_retry_at) - std::chrono::steady_clock::now());
     if (stopping.load()) wait = milliseconds(50);
     wait = std::clamp(wait, milliseconds(0), milliseconds(1000));
-    if (kicked.load() && !stopping.load()) wait = milliseconds(0);
+    // A kick is served at once, when it can be (room for transfers, PostgreSQL not backing off).
+    if (kicked.load() && !stopping.load() && in_flight.size() < opts.max_in_flight &&
+        std::chrono::steady_clock::now() >= db_retry_at)
+      wait = milliseconds(0);
     curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
   }
   std::vector<std::string> released;
