@@ -75,30 +75,58 @@ export function Sparkline({ points, stale, w = 120, h = 28 }) {
 /**
  * uPlot chart. `data` = [xs(seconds), ys…]; `series` labels; `bands` =
  * [{from, to, color}] (seconds) shaded behind; `hline` = a horizontal level.
+ * `minmax`: data is [xs, mins, maxs, values] and the values line (labelled
+ * series[0]) is drawn over the shaded min–max band. `xRange` = [from, to]
+ * (seconds) fixes the x axis, else it spans the data. `onSelect(from, to)`
+ * (seconds) receives a drag across the plot instead of uPlot zooming itself.
  * The plot is created once and fed with setData, so live updates are cheap.
+ * The element carries data-points, data-series and data-bands for tests.
  */
-export function Chart({ data, series = ['value'], height = 240, bands, hline, testid }) {
+export function Chart({ data, series = ['value'], height = 240, bands, hline, minmax = false, xRange, onSelect, testid }) {
   const el = useRef();
   const plot = useRef();
-  const extra = useRef({ bands, hline });
-  extra.current = { bands, hline };
+  const extra = useRef({});
+  extra.current = { bands, hline, xRange, onSelect };
   useEffect(() => {
     const width = Math.max(280, el.current.clientWidth || 600);
     const colors = ['#2563eb', '#d97706', '#059669', '#7c3aed'];
+    const edge = (label) => ({ label, stroke: 'rgba(37,99,235,0.35)', width: 1, spanGaps: false, points: { show: false } });
     const opts = {
       width,
       height,
       series: [
         { value: (u, v) => (v == null ? '—' : fmtTime(v * 1000)) },
-        ...series.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, spanGaps: false })),
+        ...(minmax
+          ? [edge('min'), edge('max'), { label: series[0], stroke: colors[0], width: 1.5, spanGaps: false }]
+          : series.map((label, i) => ({ label, stroke: colors[i % colors.length], width: 1.5, spanGaps: false }))),
       ],
+      // Filled from the max edge down to the min edge, before the line is drawn on top.
+      bands: minmax ? [{ series: [2, 1], fill: 'rgba(37,99,235,0.14)' }] : [],
+      cursor: onSelect ? { drag: { x: true, y: false, setScale: false } } : {},
       axes: [{}, { size: 60 }],
       scales: {
         // A single point (or none) would give uPlot an empty x range.
-        x: { time: true, range: (u, min, max) => (min == null ? [Date.now() / 1000 - 900, Date.now() / 1000] : min === max ? [min - 60, max + 60] : [min, max]) },
+        x: {
+          time: true,
+          range: (u, min, max) => {
+            const xr = extra.current.xRange;
+            if (xr) return [xr[0], xr[1]];
+            return min == null ? [Date.now() / 1000 - 900, Date.now() / 1000] : min === max ? [min - 60, max + 60] : [min, max];
+          },
+        },
         y: { range: (u, min, max) => (min == null ? [0, 1] : min === max ? [min - 1, max + 1] : uPlot.rangeNum(min, max, 0.1, true)) },
       },
       hooks: {
+        setSelect: [
+          (u) => {
+            const cb = extra.current.onSelect;
+            if (!cb || u.select.width < 3) return;
+            const from = u.posToVal(u.select.left, 'x');
+            const to = u.posToVal(u.select.left + u.select.width, 'x');
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            cb(from, to);
+          },
+        ],
         drawClear: [
           (u) => {
             const { bands: bs, hline: hl } = extra.current;
@@ -125,6 +153,8 @@ export function Chart({ data, series = ['value'], height = 240, bands, hline, te
       },
     };
     plot.current = new uPlot(opts, data, el.current);
+    el.current.dataset.series = String(plot.current.series.length - 1);
+    el.current.dataset.bands = String(plot.current.bands.length);
     const ro = new ResizeObserver(() => {
       const w2 = el.current?.clientWidth;
       if (w2 && plot.current && Math.abs(w2 - plot.current.width) > 4) plot.current.setSize({ width: w2, height });
@@ -135,10 +165,11 @@ export function Chart({ data, series = ['value'], height = 240, bands, hline, te
       plot.current?.destroy();
       plot.current = null;
     };
-  }, [series.join('|'), height]);
+  }, [series.join('|'), height, minmax, !onSelect]);
   useEffect(() => {
+    // setData rescales x, which reads the current xRange.
     plot.current?.setData(data);
-  }, [data]);
+  }, [data, xRange?.[0], xRange?.[1]]);
   useEffect(() => {
     plot.current?.redraw(false, false);
   }, [bands, hline]);
