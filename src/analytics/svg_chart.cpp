@@ -115,6 +115,8 @@ std::string render_svg(const ChartSpec& s) {
        std::to_string(s.height) + "\" viewBox=\"0 0 " + std::to_string(s.width) + " " + std::to_string(s.height) +
        "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   o += "<rect width=\"100%\" height=\"100%\" fill=\"" + std::string(pal.bg) + "\"/>\n";
+  o += "<clipPath id=\"plot\"><rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(pw) +
+       "\" height=\"" + num(ph) + "\"/></clipPath>\n";
   if (!s.title.empty())
     o += "<text x=\"" + num(left) + "\" y=\"20\" font-size=\"14\" font-weight=\"bold\" fill=\"" + pal.fg + "\">" +
          esc(s.title) + "</text>\n";
@@ -146,7 +148,7 @@ std::string render_svg(const ChartSpec& s) {
   for (std::size_t i = 0; i < s.series.size(); ++i) {
     const ChartSeries& ser = s.series[i];
     const char* color = kColors[i % kColors.size()];
-    o += "<g class=\"series\" data-label=\"" + esc(ser.label) + "\">\n";
+    o += "<g class=\"series\" clip-path=\"url(#plot)\" data-label=\"" + esc(ser.label) + "\">\n";
     if (s.bars) {
       const double bw = std::max(1.0, pw * static_cast<double>(s.bucket) / span_t - 1);
       for (const auto& p : ser.points) {

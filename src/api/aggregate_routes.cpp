@@ -170,7 +170,10 @@ awaitable<http::Response> group_aggregates(Context& ctx, http::Request& req) {
       if (items.back().key) wanted.push_back(*items.back().key);
     }
   }
-  if (items.size() > 10'000) bad("the group has too many series for one call (at most 10000)");
+  const auto buckets = static_cast<std::size_t>((r.to - an::floor_to(r.from, r.bucket)) / r.bucket + 1);
+  if (items.size() > 10'000 || items.size() * buckets > 1'000'000)
+    bad("'bucket' gives " + std::to_string(items.size()) + " series × " + std::to_string(buckets) +
+        " buckets; at most 1,000,000 points per call: choose a larger bucket, a shorter range or fewer metrics");
   const storage::AggregateResult result =
       co_await ctx.repos.aggregates.query(tenant, std::move(wanted), r.from, r.to, r.bucket);
   json series = json::array();

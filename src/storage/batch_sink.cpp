@@ -227,6 +227,7 @@ std::optional<std::pair<std::int64_t, std::size_t>> BatchSink::doubt() const noe
 WriteOutcome BatchSink::write(const WorkBatch& batch, bool meta, bool rows, std::string& error,
                               std::int64_t given_id) {
   const bool with_rows = rows && !batch.rows.empty();
+  last_late_ = 0;
   std::int64_t xid = 0;
   try {
     ensure_ahead(core::wall_us());

@@ -87,8 +87,10 @@ void merge_map(pqxx::transaction_base& tx, const char* table,
 
 core::Micros load_watermark(pqxx::connection& conn) {
   pqxx::work tx(conn);
-  tx.exec("INSERT INTO rollup_state (id, watermark) "
-          "SELECT 1, coalesce((SELECT min(ts) FROM readings_raw), now()) ON CONFLICT (id) DO NOTHING");
+  // min(ts) scans every partition: only the first time, when rollups begin.
+  if (tx.exec("SELECT 1 FROM rollup_state WHERE id = 1").empty())
+    tx.exec("INSERT INTO rollup_state (id, watermark) "
+            "SELECT 1, coalesce((SELECT min(ts) FROM readings_raw), now()) ON CONFLICT (id) DO NOTHING");
   const auto w = tx.exec1("SELECT " + sql::micros("watermark") + " FROM rollup_state WHERE id = 1")[0].as<std::int64_t>();
   tx.commit();
   return w;
