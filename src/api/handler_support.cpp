@@ -34,4 +34,6 @@ boost::asio::awaitable<void> sync_broker_accounts(Context& ctx) {
   co_await ctx.repos.devices.sync_broker_accounts(*ctx.mqtt_accounts);
 }
 
+void unprocessable(const std::string& detail) { throw http::Problem(422, "Unprocessable Entity", detail); }
+
 }  // namespace peregrine::api

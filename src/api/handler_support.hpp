@@ -26,6 +26,9 @@ http::Handler bind(Ctx& ctx, boost::asio::awaitable<http::Response> (*fn)(Ctx&, 
 /// `name_field` (false where docs/api.md gives the detail without it).
 [[noreturn]] void throw_failure(const storage::Failure& f, bool name_field = true);
 
+/// Problem 422 with `detail` (a body that parsed but does not validate).
+[[noreturn]] void unprocessable(const std::string& detail);
+
 /// The `{id}` device of the caller's tenant, or Problem 404 (also for
 /// another tenant's device: no existence leak). Loop thread.
 const devices::Device& require_device(const devices::Registry& registry, const http::Request& req);

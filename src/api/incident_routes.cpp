@@ -18,10 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-[[noreturn]] void unprocessable(const std::string& detail) {
-  throw http::Problem(422, "Unprocessable Entity", detail);
-}
-
 std::vector<std::int64_t> alert_ids(const json& body, bool required) {
   const auto it = body.find("alert_ids");
   if (it == body.end()) {

@@ -22,10 +22,6 @@ using nlohmann::json;
 
 namespace {
 
-[[noreturn]] void unprocessable(const std::string& detail) {
-  throw http::Problem(422, "Unprocessable Entity", detail);
-}
-
 // ---- channels ----
 
 json channel_json(const storage::ChannelRow& c) {
