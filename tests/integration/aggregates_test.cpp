@@ -130,7 +130,7 @@ TEST_F(AggregatesTest, RollupAnswersEqualRawRowsAndLateReadingsCorrectThem) {
   EXPECT_GE(compared_, 60);
   // The rollups themselves agree with the raw rows.
   EXPECT_EQ(db_->scalar("SELECT sum(count) FROM rollup_1m r JOIN series s ON s.id = r.series_id WHERE s.device_id = '" +
-                        dev + "' AND r.bucket < (SELECT watermark FROM rollup_state) - interval '1 minute'"),
+                        dev + "' AND r.bucket < date_trunc('minute', (SELECT watermark FROM rollup_state), 'UTC') - interval '1 minute'"),
             db_->scalar("SELECT count(*) FROM readings WHERE device_id = '" + dev +
                         "' AND ts < date_trunc('minute', (SELECT watermark FROM rollup_state), 'UTC') - interval '1 minute'"));
 }
