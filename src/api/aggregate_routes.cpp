@@ -1,6 +1,7 @@
 // Aggregates of any range (CONTRACT.md "aggregates"): per output bucket,
 // from the coarsest rollup that gives the raw rows' answer, raw rows at the
-// edges and past the rollups' watermark (storage::AggregateRepository).
+// edges and past the rollups' watermark (storage::AggregateRepository);
+// CSV export of raw rows (from a cursor) or of buckets, streamed.
 
 #include <peregrine/analytics/aggregate.hpp>
 #include <peregrine/analytics/svg_chart.hpp>
@@ -265,6 +266,135 @@ awaitable<http::Response> device_chart(AlertingContext& ctx, http::Request& req)
   co_return res;
 }
 
+// --- CSV export ---------------------------------------------------------
+
+constexpr std::size_t kExportRows = 8192;  // records per chunk: ~400 KB
+
+/// `20261201T000000Z` for a file name.
+std::string compact_time(core::Micros ts) {
+  std::string t = core::format_rfc3339(ts - ts % an::kSecond);
+  std::erase_if(t, [](char c) { return c == '-' || c == ':'; });
+  return t;
+}
+
+/// Raw rows, from the export cursor piece by piece.
+struct RawCsv {
+  storage::ExportRepository* repo;
+  std::shared_ptr<storage::ExportRepository::Cursor> cursor;
+  bool header_sent = false;
+  awaitable<std::string> operator()() {
+    if (!header_sent) {
+      header_sent = true;
+      co_return "time,device_id,metric,value\r\n";
+    }
+    if (!cursor) co_return "";
+    std::string piece = co_await repo->next(*cursor, kExportRows);
+    if (piece.empty()) cursor.reset();  // closes it now, not when the connection goes
+    co_return piece;
+  }
+};
+
+/// Aggregated rows: one series' buckets per piece (at most 10,000 rows).
+struct BucketCsv {
+  storage::AggregateRepository* repo;
+  core::TenantId tenant;
+  std::vector<storage::ExportRepository::Series> series;
+  Request r;
+  std::size_t at = 0;
+  bool header_sent = false;
+  awaitable<std::string> operator()() {
+    std::string out;
+    if (!header_sent) {
+      header_sent = true;
+      out = "time,device_id,metric";
+      for (an::Fn f : r.fns) (out += ',') += an::to_string(f);
+      co_return out + "\r\n";
+    }
+    while (out.empty() && at < series.size()) {
+      const auto& s = series[at++];
+      std::vector<core::SeriesKey> one{s.key};
+      const storage::AggregateResult result = co_await repo->query(tenant, std::move(one), r.from, r.to, r.bucket);
+      const auto it = result.find(s.key);
+      if (it == result.end()) continue;
+      for (const auto& [ts, p] : it->second) {
+        core::append_rfc3339(out, ts);
+        ((((out += ',') += s.device) += ',') += s.metric);
+        for (an::Fn f : r.fns) (out += ',') += value_of(f, p).dump();
+        out += "\r\n";
+      }
+    }
+    co_return out;
+  }
+};
+
+awaitable<http::Response> export_readings(Context& ctx, http::Request& req) {
+  const core::TenantId tenant = caller_tenant(req);
+  const auto device = req.q("device");
+  const auto group = req.q("group");
+  if (!device == !group) bad("give one of 'device' (a device id) or 'group' (a group id)");
+  std::vector<const devices::Device*> devs;
+  std::string subject;
+  if (device) {
+    const std::string id(*device);
+    const devices::Device* d = core::valid_device_id(id) ? ctx.registry.find(id) : nullptr;
+    if (!d || d->rec.tenant != tenant) throw http::Problem(404, "Not Found", "no device '" + id + "'");
+    devs.push_back(d);
+    subject = id;
+  } else {
+    const auto gid = int_query(req, "group");
+    if (!gid) bad("'group' must be a group id");
+    take(co_await ctx.repos.groups.get(tenant, *gid));  // 404 unless the tenant's
+    for (const devices::Device* d : ctx.registry.members(tenant, *gid)) devs.push_back(d);
+    std::sort(devs.begin(), devs.end(), [](auto* a, auto* b) { return a->rec.id < b->rec.id; });
+    subject = "group-" + std::to_string(*gid);
+  }
+  std::vector<std::string> metrics;  // empty: every metric
+  if (const auto m = req.q("metric"); m && !m->empty()) {
+    for (std::string_view list = *m; !list.empty();) {
+      const auto comma = list.find(',');
+      const std::string_view one = list.substr(0, comma);
+      if (!core::valid_metric_name(one)) bad("'metric' must be metric names [A-Za-z0-9_]{1,64}, comma-separated");
+      metrics.emplace_back(one);
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  std::vector<storage::ExportRepository::Series> series;
+  for (const devices::Device* d : devs) {
+    std::vector<const devices::Series*> mine;
+    for (const auto& s : d->series)
+      if (metrics.empty() || std::find(metrics.begin(), metrics.end(), s.metric) != metrics.end()) mine.push_back(&s);
+    std::sort(mine.begin(), mine.end(), [](auto* a, auto* b) { return a->metric < b->metric; });
+    for (const auto* s : mine) series.push_back({s->key, d->rec.id, s->metric});
+  }
+  const TimeRange range = parse_range(req);
+  http::Response res = http::text_response(req.raw, 200, "", "text/csv; charset=utf-8; header=present");
+  res.set(bhttp::field::content_disposition, "attachment; filename=\"peregrine-" + subject + "-" +
+                                                 compact_time(range.from_us) + "-" + compact_time(range.to_us) +
+                                                 ".csv\"");
+  res.set(bhttp::field::cache_control, "no-store");
+  if (const auto b = req.q("bucket")) {
+    Request r;
+    r.from = range.from_us;
+    r.to = range.to_us;
+    const auto size = an::parse_duration(*b);
+    if (!size) bad("'bucket' must be a duration such as 10s, 5m, 1h, 1d");
+    r.bucket = *size;
+    const auto buckets = static_cast<std::size_t>((r.to - an::floor_to(r.from, r.bucket) + r.bucket - 1) / r.bucket);
+    if (buckets > an::kMaxBuckets)
+      bad("'bucket' " + duration_text(r.bucket) + " gives " + std::to_string(buckets) +
+          " buckets per series over this range; at most 10000: choose a larger bucket or a shorter range");
+    const auto fns = an::parse_fns(req.q("fn").value_or("avg,min,max,count"));
+    if (!fns) bad("'fn' must be a comma-separated list of avg, min, max, count, sum, first, last");
+    r.fns = *fns;
+    req.stream = BucketCsv{&ctx.repos.aggregates, tenant, std::move(series), std::move(r)};
+    co_return res;
+  }
+  auto cursor = co_await ctx.repos.exports.open(tenant, std::move(series), range.from_us, range.to_us);
+  req.stream = RawCsv{&ctx.repos.exports, std::move(cursor)};
+  co_return res;
+}
+
 }  // namespace
 
 void add_chart_routes(http::Router& router, AlertingContext& ctx) {
@@ -276,6 +406,7 @@ void add_aggregate_routes(http::Router& router, Context& ctx) {
              bind(ctx, device_aggregates));
   router.add(bhttp::verb::get, "/api/v1/groups/{id}/aggregates", http::Access::viewer,
              bind(ctx, group_aggregates));
+  router.add(bhttp::verb::get, "/api/v1/export/readings.csv", http::Access::viewer, bind(ctx, export_readings));
 }
 
 }  // namespace peregrine::api

@@ -20,6 +20,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -144,11 +146,11 @@ double seconds_since(Clock::time_point t0) {
 }
 
 awaitable<Response> dispatch(ServerCore& impl, const RawRequest& req, tcp::endpoint remote,
-                             std::string_view& route_label) {
+                             std::string_view& route_label, BodyStream& stream) {
   const std::string_view target = req.target();
   const auto qmark = target.find('?');
   const auto path = target.substr(0, qmark);
-  Request r{req, path, {}, {}, remote, {}, std::nullopt};
+  Request r{req, path, {}, {}, remote, {}, std::nullopt, {}};
   if (qmark != std::string_view::npos) r.query = parse_query(target.substr(qmark + 1));
 
   bool mismatch = false;
@@ -160,7 +162,9 @@ awaitable<Response> dispatch(ServerCore& impl, const RawRequest& req, tcp::endpo
     std::vector<std::pair<std::string, std::string>> headers;
     try {
       if (impl.guard) co_await impl.guard(r, route->access);
-      co_return co_await route->handler(r);
+      Response res = co_await route->handler(r);
+      stream = std::move(r.stream);
+      co_return res;
     } catch (const Problem& p) {
       status = p.status;
       title = p.title;
@@ -266,6 +270,39 @@ awaitable<void> end_stream(TlsStream& stream) {
   co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
 }
 
+// The head of `res`, then `body`'s pieces as chunks. False when the
+// connection must close: the client went away, or the producer failed after
+// the head was sent (then no last chunk, so the body is visibly truncated).
+template <class Stream>
+awaitable<bool> write_streamed(Stream& stream, Response& res, BodyStream& body, std::string_view route) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  bhttp::response<bhttp::empty_body> head{std::move(res.base())};
+  head.erase(bhttp::field::content_length);
+  head.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> sr{head};
+  beast::error_code ec;
+  lowest.expires_after(kIdleTimeout);
+  co_await bhttp::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return false;
+  for (;;) {
+    std::string piece;
+    try {
+      piece = co_await body();
+    } catch (const std::exception& e) {
+      spdlog::error("http {}: streamed body failed after the head was sent: {}", route, e.what());
+      co_return false;
+    }
+    lowest.expires_after(kIdleTimeout);
+    if (piece.empty()) {
+      co_await asio::async_write(stream, bhttp::make_chunk_last(), asio::redirect_error(use_awaitable, ec));
+      co_return !ec;
+    }
+    co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(piece)),
+                               asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
+  }
+}
+
 template <class Stream>
 awaitable<void> serve_requests(ServerCore& impl, Stream& stream, Connection& conn) {
   beast::error_code ec;
@@ -330,11 +367,12 @@ awaitable<void> serve_requests(ServerCore& impl, Stream& stream, Connection& con
     std::string_view route_label;
     const std::string_view origin = allowed_origin(impl.opts.cors_origins, req);
     Response res;
+    BodyStream body;
     if (!origin.empty() && is_preflight(req)) {
       route_label = "preflight";
       res = preflight_response(req);
     } else {
-      res = co_await dispatch(impl, req, remote, route_label);
+      res = co_await dispatch(impl, req, remote, route_label, body);
     }
     if (!origin.empty()) add_cors_headers(res, origin);
     if (!impl.opts.cors_origins.empty()) res.set(bhttp::field::vary, "Origin");
@@ -342,9 +380,13 @@ awaitable<void> serve_requests(ServerCore& impl, Stream& stream, Connection& con
     add_security_headers(res);
     // Counted before the write so the figure is the server's time to answer.
     impl.count(req.method(), route_label, res.result_int(), seconds_since(started));
-    lowest.expires_after(kIdleTimeout);
-    co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return;
+    if (body) {
+      if (!co_await write_streamed(stream, res, body, route_label)) co_return;
+    } else {
+      lowest.expires_after(kIdleTimeout);
+      co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return;
+    }
     if (!res.keep_alive()) {
       co_await end_stream(stream);
       co_return;

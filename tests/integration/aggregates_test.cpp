@@ -3,6 +3,8 @@
 // the watermark) equals the same aggregate computed from raw rows; readings
 // that arrive late correct the rollups they fall in; bad parameters are a
 // 400 naming them.
+#include <algorithm>
+#include <cstdio>
 #include <random>
 
 #include <pqxx/pqxx>
@@ -187,6 +189,93 @@ TEST_F(AggregatesTest, SeveralMetricsAutoBucketsFillAndErrors) {
   std::int64_t total = 0;
   for (const auto& p : gj["series"][0]["points"]) total += p["count"].get<std::int64_t>();
   EXPECT_EQ(total, 3);
+}
+
+/// The process's resident set in KiB (0 when it cannot be read).
+std::int64_t rss_kib(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (!f) return 0;
+  char line[256];
+  std::int64_t kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib;
+}
+
+TEST_F(AggregatesTest, CsvExportStreamsAMillionRowsInFlatMemory) {
+  ASSERT_TRUE(start_server(env()));
+  const std::string dev = device("export");
+  const std::int64_t t0 = (now_ms() / 1000 - 7200) * 1000;  // two hours back, a whole second
+  mqtt().publish(telemetry_topic(dev), json::array({{{"ts", t0}, {"co", 1.5}}}).dump());
+  ASSERT_TRUE(wait_rows(1, dev));
+  // 999,999 more straight into the series, 5 ms apart (the writer's path is tested elsewhere).
+  db_->exec("SELECT peregrine_create_day_partition(d::date) FROM generate_series(now() - interval '1 day', now(), "
+            "interval '1 day') d");
+  db_->exec("INSERT INTO readings_raw SELECT s.id, to_timestamp(" + std::to_string(t0) +
+            " / 1000.0) + i * interval '5 ms', (i % 1000) / 8.0 FROM series s, generate_series(1, 999999) i "
+            "WHERE s.device_id = '" + dev + "' AND s.metric = 'co'");
+  const std::string from = std::to_string(t0), to = std::to_string(t0 + 5'000'000);
+  const std::string target = "/api/v1/export/readings.csv?device=" + dev + "&metric=co&from=" + from + "&to=" + to;
+  HttpClient http("127.0.0.1", server_->http_port());
+  http.set_bearer(token_);
+
+  // Warm up (first-use allocations), then measure the server while it streams.
+  ASSERT_EQ(http.get_streamed(target, [](std::string_view) {}).status, 200);
+  const pid_t pid = server_->pid();
+  const std::int64_t before = rss_kib(pid);
+  std::int64_t peak = before, lines = 0, pieces = 0, bytes = 0;
+  std::string first_lines, tail;
+  const auto r = http.get_streamed(target, [&](std::string_view piece) {
+    bytes += static_cast<std::int64_t>(piece.size());
+    lines += std::count(piece.begin(), piece.end(), '\n');
+    if (first_lines.size() < 200) first_lines.append(piece.substr(0, 200));
+    tail = (tail + std::string(piece)).substr(std::max<std::size_t>(tail.size() + piece.size(), 200) - 200);
+    if (++pieces % 50 == 0) peak = std::max(peak, rss_kib(pid));
+  }, 60s);
+  peak = std::max(peak, rss_kib(pid));
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(r.header("content-type").rfind("text/csv", 0), 0u) << r.header("content-type");
+  EXPECT_NE(r.header("content-disposition").find("attachment; filename=\"peregrine-" + dev + "-"), std::string::npos)
+      << r.header("content-disposition");
+  EXPECT_EQ(lines, 1'000'001) << "a header and one record per reading";
+  EXPECT_EQ(first_lines.substr(0, first_lines.find('\n', first_lines.find('\n') + 1) + 1),
+            "time,device_id,metric,value\r\n" + core::format_rfc3339(t0 * 1000) + "," + dev + ",co,1.5\r\n");
+  EXPECT_NE(tail.find(core::format_rfc3339((t0 + 999'999 * 5) * 1000) + "," + dev + ",co,124.875\r\n"),
+            std::string::npos) << tail;
+  std::printf("[ figures  ] CSV export: %lld bytes in %lld pieces; server RSS %lld KiB before, %lld KiB at most during\n",
+              static_cast<long long>(bytes), static_cast<long long>(pieces), static_cast<long long>(before),
+              static_cast<long long>(peak));
+  EXPECT_LT(peak - before, 16 * 1024) << "server RSS grew from " << before << " to " << peak << " KiB over " << bytes
+                                      << " bytes of CSV";
+
+  // Buckets instead of rows: the aggregates' answer (which equals raw rows' where
+  // the rollups hold them: RollupAnswersEqualRawRows…; these rows went in behind
+  // the writer's back, so the comparison is with the aggregates endpoint).
+  std::string bucketed;
+  const auto b = http.get_streamed(target + "&bucket=10m&fn=count,max", [&](std::string_view p) { bucketed += p; });
+  ASSERT_EQ(b.status, 200) << b.error;
+  ASSERT_EQ(bucketed.rfind("time,device_id,metric,count,max\r\n", 0), 0u) << bucketed.substr(0, 200);
+  const auto agg = get("/api/v1/devices/" + dev + "/aggregates?metric=co&from=" + from + "&to=" + to +
+                       "&bucket=10m&fn=count,max");
+  ASSERT_EQ(agg.status, 200) << agg.body;
+  std::string want = "time,device_id,metric,count,max\r\n";
+  const json points = agg.json()["points"];
+  ASSERT_FALSE(points.empty());
+  for (const auto& p : points)
+    want += p["ts"].get<std::string>() + "," + dev + ",co," + p["count"].dump() + "," + p["max"].dump() + "\r\n";
+  EXPECT_EQ(bucketed, want);
+
+  // Bad requests are problems, before any byte of CSV.
+  EXPECT_EQ(get("/api/v1/export/readings.csv?metric=co").status, 400);
+  EXPECT_EQ(get("/api/v1/export/readings.csv?device=" + dev + "&group=1").status, 400);
+  EXPECT_EQ(get("/api/v1/export/readings.csv?device=no-such-device").status, 404);
+  EXPECT_EQ(get(target + "&bucket=100ms").status, 400) << "more than 10,000 buckets per series";
+  const auto none = get("/api/v1/export/readings.csv?device=" + dev + "&metric=nothing_here");
+  EXPECT_EQ(none.status, 200);
+  EXPECT_EQ(none.body, "time,device_id,metric,value\r\n");
 }
 
 /// True when `/usr/bin/python3`'s XML parser accepts `svg` and its root is an <svg>.

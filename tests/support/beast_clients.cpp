@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <vector>
 
 #include "support/http_client.hpp"
 
@@ -83,6 +84,59 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
     out.headers[name] = std::string(f.value());
   }
   out.body = res.body();
+  return out;
+}
+
+HttpResponse HttpClient::get_streamed(const std::string& target,
+                                      const std::function<void(std::string_view)>& on_body,
+                                      std::chrono::milliseconds timeout) const {
+  HttpResponse out;
+  asio::io_context ioc;
+  beast::tcp_stream stream{ioc};
+  beast::error_code ec;
+  const auto step = [&](auto&& start) {
+    stream.expires_after(timeout);
+    start();
+    ioc.restart();
+    ioc.run();
+    return !ec;
+  };
+  const tcp::endpoint ep{asio::ip::make_address(host_), static_cast<unsigned short>(port_)};
+  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+  req.set(bhttp::field::host, host_ + ":" + std::to_string(port_));
+  req.set(bhttp::field::connection, "close");
+  if (!bearer_.empty()) req.set(bhttp::field::authorization, "Bearer " + bearer_);
+  beast::flat_buffer buf;
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(boost::none);
+  const bool ok =
+      step([&] { stream.async_connect(ep, [&](beast::error_code e) { ec = e; }); }) &&
+      step([&] { bhttp::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; }); }) &&
+      step([&] { bhttp::async_read_header(stream, buf, parser, [&](beast::error_code e, std::size_t) { ec = e; }); });
+  if (!ok) {
+    out.error = "GET " + target + ": " + ec.message();
+    return out;
+  }
+  const auto& res = parser.get();
+  out.status = static_cast<int>(res.result_int());
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.headers[name] = std::string(f.value());
+  }
+  std::vector<char> piece(64 * 1024);
+  while (!parser.is_done()) {
+    parser.get().body().data = piece.data();
+    parser.get().body().size = piece.size();
+    step([&] { bhttp::async_read(stream, buf, parser, [&](beast::error_code e, std::size_t) { ec = e; }); });
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      out.error = "GET " + target + " body: " + ec.message();
+      return out;
+    }
+    on_body(std::string_view(piece.data(), piece.size() - parser.get().body().size));
+  }
   return out;
 }
 

@@ -7,7 +7,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +37,12 @@ class HttpClient {
   HttpResponse post(const std::string& target, const std::string& body,
                     const std::string& content_type = "application/json",
                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  /// GET whose body is handed to `on_body` piece by piece as it arrives
+  /// (never held whole): for streamed responses of any size. `timeout`
+  /// bounds each read. The result's body is empty; `error` is set when the
+  /// body ended early (e.g. a chunked body cut before its last chunk).
+  HttpResponse get_streamed(const std::string& target, const std::function<void(std::string_view)>& on_body,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
  private:
   HttpResponse request(const std::string& method, const std::string& target,

@@ -49,6 +49,7 @@ class PeregrineProcess {
   bool running();
 
   int http_port() const noexcept { return port_; }
+  pid_t pid() const noexcept { return pid_; }
   HttpClient http() const { return HttpClient("127.0.0.1", port_); }
   const std::string& log_path() const noexcept { return opts_.log_path; }
   std::string log_tail() const;

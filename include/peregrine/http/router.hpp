@@ -51,6 +51,16 @@ struct Principal {
   std::string email;
 };
 
+/// A response body made piece by piece after the head is sent (chunked
+/// transfer encoding), for bodies too large to hold: each call returns the
+/// next piece, an empty string ends the body. Called on the loop, one call
+/// at a time, the next only once the last piece is written (so a slow client
+/// slows the producer, and memory stays flat). An exception after the head
+/// has gone out cannot become a problem response: the server logs it and
+/// closes the connection without the last chunk, so the client sees a
+/// truncated body, never a complete-looking one.
+using BodyStream = std::function<boost::asio::awaitable<std::string>()>;
+
 struct Request {
   const RawRequest& raw;
   std::string_view path;                                     ///< without query string
@@ -59,6 +69,9 @@ struct Request {
   boost::asio::ip::tcp::endpoint remote;
   std::string_view route;                                    ///< the matched pattern (metric label)
   std::optional<Principal> principal;                        ///< set by the Guard for user routes
+  /// Set by a handler whose Response is only the head (status, headers):
+  /// the body comes from here instead (see BodyStream).
+  BodyStream stream;
 
   /// Query parameter or nullopt.
   std::optional<std::string_view> q(const std::string& name) const;

@@ -63,6 +63,10 @@ class QueryPool {
   /// Waits for running queries and joins the threads.
   void stop();
 
+  /// Where the pool's connections go (for a repository that needs a
+  /// connection of its own, such as a long export's cursor).
+  const PgTarget& target() const noexcept { return target_; }
+
  private:
   template <class F, class R>
   struct Call {

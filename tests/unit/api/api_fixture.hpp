@@ -64,7 +64,7 @@ class ApiTest : public storage::testing::PgTest {
     for (const auto& [k, v] : headers) raw.set(k, v);
     raw.prepare_payload();
     const auto q = target.find('?');
-    http::Request req{raw, std::string_view(target).substr(0, q), {}, {}, {}, {}, who};
+    http::Request req{raw, std::string_view(target).substr(0, q), {}, {}, {}, {}, who, {}};
     if (q != std::string::npos) req.query = http::parse_query(std::string_view(target).substr(q + 1));
     bool mismatch = false;
     const http::Route* route = router_.match(method, req.path, req.params, mismatch);

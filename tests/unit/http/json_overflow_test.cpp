@@ -74,7 +74,7 @@ TEST(JsonOverflow, FuzzRegressionInputIsAProblem400) {
 
   Router router;
   router.add(bhttp::verb::post, "/api/v1/auth/login", Access::public_, unused);
-  Request req{raw, raw.target(), {}, {}, {}, {}, std::nullopt};
+  Request req{raw, raw.target(), {}, {}, {}, {}, std::nullopt, {}};
   bool mismatch = false;
   const Route* route = router.match(raw.method(), req.path, req.params, mismatch);
   ASSERT_NE(route, nullptr);
@@ -89,13 +89,13 @@ TEST(JsonOverflow, NumbersBeyondADoubleAreAProblem400) {
                            R"({"co":[1, 2, 1e309]})", "1e309 trailing"}) {
     RawRequest raw{bhttp::verb::post, "/api/v1/auth/login", 11};
     raw.body() = body;
-    const Request req{raw, "/api/v1/auth/login", {}, {}, {}, "/api/v1/auth/login", std::nullopt};
+    const Request req{raw, "/api/v1/auth/login", {}, {}, {}, "/api/v1/auth/login", std::nullopt, {}};
     EXPECT_TRUE(json_is_problem_400(req)) << body;
   }
   // The largest finite doubles still parse.
   RawRequest raw{bhttp::verb::post, "/x", 11};
   raw.body() = R"({"v":1.7976931348623157e308,"w":-1e308})";
-  const Request req{raw, "/x", {}, {}, {}, "/x", std::nullopt};
+  const Request req{raw, "/x", {}, {}, {}, "/x", std::nullopt, {}};
   EXPECT_DOUBLE_EQ(req.json().at("v").get<double>(), 1.7976931348623157e308);
 }
 

@@ -70,7 +70,7 @@ TEST(Query, PercentDecoding) {
 TEST(Request, QueryAndJson) {
   RawRequest raw{bhttp::verb::post, "/x?limit=5", 11};
   raw.body() = R"({"a":1})";
-  Request req{raw, "/x", {}, parse_query("limit=5"), {}, "/x", std::nullopt};
+  Request req{raw, "/x", {}, parse_query("limit=5"), {}, "/x", std::nullopt, {}};
   EXPECT_EQ(req.q("limit"), "5");
   EXPECT_EQ(req.q("cursor"), std::nullopt);
   EXPECT_EQ(req.json().at("a"), 1);
