@@ -203,6 +203,7 @@ void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContex
   api::add_chart_routes(router, alerting);
   api::add_group_routes(router, ctx);
   api::add_aggregate_routes(router, ctx);
+  api::add_oee_routes(router, ctx);
   api::add_command_routes(router, control);
   api::add_job_routes(router, control);
   api::add_bulk_routes(router, control);

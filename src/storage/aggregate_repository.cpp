@@ -73,4 +73,29 @@ awaitable<AggregateResult> AggregateRepository::query(core::TenantId tenant, std
   });
 }
 
+awaitable<std::map<core::SeriesKey, std::vector<analytics::Sample>>> AggregateRepository::samples(
+    core::TenantId tenant, std::vector<core::SeriesKey> series, core::Micros from, core::Micros to,
+    core::Micros lookback) {
+  co_return co_await pool_.run(Scope::tenant(tenant), [&](pqxx::connection& c) {
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(c);
+    w.exec("SET LOCAL statement_timeout = '30s'");
+    std::map<core::SeriesKey, std::vector<analytics::Sample>> out;
+    for (const core::SeriesKey s : series) {
+      // Only the tenant's series (row-level security on `series` is the second wall).
+      if (w.exec_params("SELECT 1 FROM series WHERE id = $1 AND tenant_id = $2", s, tenant).empty()) continue;
+      auto& samples = out[s];
+      const auto before = w.exec_params("SELECT " + sql::micros("ts") + ", value FROM readings_raw WHERE series_id = $1 "
+                                        "AND ts >= " + sql::ts_param(2) + " AND ts < " + sql::ts_param(3) +
+                                        " ORDER BY ts DESC LIMIT 1",
+                                        s, from - lookback, from);
+      if (!before.empty()) samples.push_back({before[0][0].as<std::int64_t>(), before[0][1].as<double>()});
+      for (const auto& r : w.exec_params("SELECT " + sql::micros("ts") + ", value FROM readings_raw WHERE series_id = $1 "
+                                         "AND ts >= " + sql::ts_param(2) + " AND ts < " + sql::ts_param(3) + " ORDER BY ts",
+                                         s, from, to))
+        samples.push_back({r[0].as<std::int64_t>(), r[1].as<double>()});
+    }
+    return out;
+  });
+}
+
 }  // namespace peregrine::storage

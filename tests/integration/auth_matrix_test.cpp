@@ -67,6 +67,14 @@ const std::vector<Row> kRoutes = {
     {"DELETE", "/api/v1/groups/{id}", "admin", ""},
     {"POST", "/api/v1/groups/{id}/commands", "operator", R"({"name":"matrix_probe"})"},
     {"GET", "/api/v1/groups/{id}/aggregates", "viewer", "metric=co"},
+    {"GET", "/api/v1/export/readings.csv", "viewer", "device={device}&metric=co"},  // tenant A's device, in the query
+    {"GET", "/api/v1/devices/{id}/oee", "viewer", "ideal_rate=60"},
+    {"GET", "/api/v1/groups/{id}/oee", "viewer", "ideal_rate=60"},
+    {"GET", "/api/v1/shifts", "viewer", ""},
+    {"POST", "/api/v1/shifts", "admin", R"({"name":"matrix-shift","start":"06:00","end":"14:00","tz":"UTC"})"},
+    {"GET", "/api/v1/shifts/{id}", "viewer", ""},
+    {"PATCH", "/api/v1/shifts/{id}", "admin", R"({"end":"15:00"})"},
+    {"DELETE", "/api/v1/shifts/{id}", "admin", ""},
     // Jobs.
     {"GET", "/api/v1/jobs", "viewer", ""},
     {"GET", "/api/v1/jobs/{id}", "viewer", ""},
@@ -278,6 +286,9 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
   const auto incident = call("POST", "/api/v1/incidents", root,
                              json{{"title", "tenant-a-secret-incident"}, {"alert_ids", {alert_id}}}.dump());
   ASSERT_EQ(incident.status, 201) << incident.body;
+  const auto shift = call("POST", "/api/v1/shifts", root,
+                          json{{"name", "tenant-a-secret-shift"}, {"start", "06:00"}, {"end", "14:00"}, {"tz", "UTC"}}.dump());
+  ASSERT_EQ(shift.status, 201) << shift.body;
 
   // Tenant A's audit entries (the user, device and rule creations at least).
   const auto audit_a = call("GET", "/api/v1/audit?tenant_id=" + std::to_string(tenant_a), root);
@@ -294,7 +305,8 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
       {"users", viewer_id},      {"tenants", tenant_a},    {"audit", *audit_a_ids.begin()},
       {"groups", group_id},      {"commands", command_id}, {"jobs", job_id},
       {"channels", channel.json()["id"]}, {"contacts", contact.json()["id"]},
-      {"silences", silence.json()["id"]}, {"incidents", incident.json()["id"]}};
+      {"silences", silence.json()["id"]}, {"incidents", incident.json()["id"]},
+      {"shifts", shift.json()["id"]}};
   const std::map<std::string, std::string> missing_ids = {{"devices", "no-such-device"}};
   // The real ids are real: tenant A's superadmin reads every one.
   for (const auto& [coll, id] : real_ids) {
@@ -381,6 +393,10 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
         sample.replace(at, 7, std::to_string(alert_id));
         has_id = true;
       }
+      if (const auto at = sample.find("{device}"); at != std::string::npos) {
+        sample.replace(at, 8, real_ids.at("devices").get<std::string>());
+        has_id = true;
+      }
       if (no_body && !sample.empty()) target += "?" + sample;
       const auto r = call(row.method, target, c.token, no_body ? "" : sample);
       const std::string where = row.method + " " + target + " as " + c.name + " → " +
@@ -418,6 +434,7 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
         EXPECT_EQ(r.body.find("tenant-a-secret-rule"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("tenant-a-secret-group"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("tenant-a-secret-channel"), std::string::npos) << where;
+        EXPECT_EQ(r.body.find("tenant-a-secret-shift"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("tenant-a-secret-contact"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("tenant-a-secret-incident"), std::string::npos) << where;
         EXPECT_EQ(r.body.find("viewer@a.example"), std::string::npos) << where;

@@ -65,8 +65,12 @@ core::TenantId caller_tenant(const http::Request& req);
 void add_health_routes(http::Router& router, Context& ctx);
 /// `/api/v1/devices…` reads: list, one, live state, readings.
 void add_device_routes(http::Router& router, Context& ctx);
-/// `GET /api/v1/devices/{id}/aggregates`, `GET /api/v1/groups/{id}/aggregates` (viewer).
+/// `GET /api/v1/devices/{id}/aggregates`, `GET /api/v1/groups/{id}/aggregates`,
+/// `GET /api/v1/export/readings.csv` (viewer).
 void add_aggregate_routes(http::Router& router, Context& ctx);
+/// `/api/v1/shifts…` (viewer reads, admin writes), `GET /api/v1/devices/{id}/oee`,
+/// `GET /api/v1/groups/{id}/oee` (viewer).
+void add_oee_routes(http::Router& router, Context& ctx);
 /// `/api/v1/groups…`: list and read (viewer), create, patch, delete (admin).
 void add_group_routes(http::Router& router, Context& ctx);
 

@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <peregrine/analytics/aggregate.hpp>
+#include <peregrine/analytics/oee.hpp>
 #include <peregrine/core/types.hpp>
 
 namespace peregrine::storage {
@@ -27,6 +28,12 @@ class AggregateRepository {
   /// `series` must be the tenant's (the caller resolved them).
   boost::asio::awaitable<AggregateResult> query(core::TenantId tenant, std::vector<core::SeriesKey> series,
                                                 core::Micros from, core::Micros to, core::Micros bucket);
+  /// Raw samples of `series` in [from, to), oldest first, each led by its
+  /// last sample in the `lookback` before `from` (the state or counter
+  /// value the range starts with). For OEE (analytics/oee.hpp).
+  boost::asio::awaitable<std::map<core::SeriesKey, std::vector<analytics::Sample>>> samples(
+      core::TenantId tenant, std::vector<core::SeriesKey> series, core::Micros from, core::Micros to,
+      core::Micros lookback);
 
  private:
   QueryPool& pool_;

@@ -8,11 +8,13 @@
 #include <peregrine/storage/audit_repository.hpp>
 #include <peregrine/storage/command_repository.hpp>
 #include <peregrine/storage/device_repository.hpp>
+#include <peregrine/storage/export_repository.hpp>
 #include <peregrine/storage/group_repository.hpp>
 #include <peregrine/storage/incident_repository.hpp>
 #include <peregrine/storage/response_repository.hpp>
 #include <peregrine/storage/rule_repository.hpp>
 #include <peregrine/storage/session_repository.hpp>
+#include <peregrine/storage/shift_repository.hpp>
 #include <peregrine/storage/tenant_repository.hpp>
 #include <peregrine/storage/user_repository.hpp>
 
@@ -24,7 +26,7 @@ struct Repositories {
   explicit Repositories(QueryPool& pool)
       : audit(pool), tenants(pool), users(pool), sessions(pool), devices(pool), rules(pool),
         alerts(pool), groups(pool), commands(pool), channels(pool), contacts(pool), silences(pool),
-        notifications(pool), incidents(pool), aggregates(pool) {}
+        notifications(pool), incidents(pool), aggregates(pool), exports(pool), shifts(pool) {}
 
   AuditRepository audit;
   TenantRepository tenants;
@@ -41,6 +43,8 @@ struct Repositories {
   NotificationRepository notifications;
   IncidentRepository incidents;
   AggregateRepository aggregates;
+  ExportRepository exports;
+  ShiftRepository shifts;
 };
 
 }  // namespace peregrine::storage
