@@ -189,6 +189,11 @@ pg_start() {
     "${psql[@]}" "CREATE ROLE peregrine_app NOLOGIN" || return 1
   fi
   "${psql[@]}" "GRANT peregrine_app TO peregrine" || return 1
+  # The read-only role of Grafana and other SQL readers (migrations/0012, docs/grafana/).
+  if [[ -z "$("${psql[@]}" "SELECT 1 FROM pg_roles WHERE rolname = 'peregrine_reader'")" ]]; then
+    "${psql[@]}" "CREATE ROLE peregrine_reader NOLOGIN" || return 1
+  fi
+  "${psql[@]}" "ALTER ROLE peregrine_reader SET default_transaction_read_only = on" || return 1
   if [[ -z "$("${psql[@]}" "SELECT 1 FROM pg_database WHERE datname = 'peregrine'")" ]]; then
     "${psql[@]}" "CREATE DATABASE peregrine OWNER peregrine" || return 1
   fi

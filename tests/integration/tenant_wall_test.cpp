@@ -69,6 +69,28 @@ TEST_F(TenantWallTest, TwoTenantsReadingsReachTheServerAndOutsideReaders) {
   // The server's role, with no tenant named, sees nothing at all.
   EXPECT_EQ(owner_scalar("SELECT count(*) FROM readings", "SET LOCAL ROLE peregrine_app"), 0);
   EXPECT_EQ(owner_scalar("SELECT count(*) FROM devices", "SET LOCAL ROLE peregrine_app"), 0);
+
+  // Grafana's login in peregrine_reader: the documented views, read-only, nothing else.
+  pqxx::connection grafana(db_->reader_url());
+  const auto reader_scalar = [&](const std::string& sql, const std::string& setup = "") {
+    pqxx::read_transaction w(grafana);
+    if (!setup.empty()) w.exec(setup);
+    return w.exec1(sql)[0].as<std::int64_t>();
+  };
+  EXPECT_EQ(reader_scalar(both), 2) << "its login names every tenant ('*')";
+  EXPECT_EQ(reader_scalar(both, "SET LOCAL peregrine.tenant = '" + std::to_string(north) + "'"), 1);
+  EXPECT_GE(reader_scalar("SELECT count(*) FROM readings_1m"), 0);
+  EXPECT_GE(reader_scalar("SELECT count(*) FROM readings_1h"), 0);
+  EXPECT_GE(reader_scalar("SELECT count(*) FROM alerts"), 0);
+  for (const std::string refused : {"SELECT count(*) FROM users", "SELECT count(*) FROM refresh_tokens",
+                                    "SELECT count(*) FROM channels", "SELECT count(*) FROM audit_log"}) {
+    pqxx::work w(grafana);
+    EXPECT_THROW(w.exec(refused), pqxx::insufficient_privilege) << refused;
+  }
+  {
+    pqxx::work w(grafana);
+    EXPECT_THROW(w.exec("UPDATE devices SET name = 'grafana was here'"), pqxx::sql_error) << "read-only";
+  }
 }
 
 }  // namespace

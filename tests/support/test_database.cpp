@@ -30,6 +30,7 @@ std::string with_user(const std::string& url, const std::string& user) {
 
 constexpr const char* kOwner = "peregrine_it";
 constexpr const char* kAppRole = "peregrine_app";
+constexpr const char* kReaderLogin = "peregrine_it_grafana";
 
 std::string where_clause(pqxx::work& w, const std::string& device, const std::string& metric) {
   std::string where = " WHERE true";
@@ -52,6 +53,13 @@ TestDatabase::TestDatabase(const std::string& admin_url)
   w.exec(std::string("DO $$ BEGIN CREATE ROLE ") + kAppRole +
          " NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
   w.exec(std::string("GRANT ") + kAppRole + " TO " + kOwner);
+  // The read-only role of outside readers (migrations/0012) and a Grafana-like login in it.
+  w.exec("DO $$ BEGIN CREATE ROLE peregrine_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  w.exec("ALTER ROLE peregrine_reader SET default_transaction_read_only = on");
+  w.exec(std::string("DO $$ BEGIN CREATE ROLE ") + kReaderLogin +
+         " LOGIN IN ROLE peregrine_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  w.exec(std::string("ALTER ROLE ") + kReaderLogin + " SET default_transaction_read_only = on");
+  w.exec(std::string("ALTER ROLE ") + kReaderLogin + " SET peregrine.tenant = '*'");
   w.exec("CREATE DATABASE " + name_ + " OWNER " + kOwner);
 }
 
@@ -64,6 +72,8 @@ TestDatabase::~TestDatabase() {
     std::cerr << "could not drop test database " << name_ << ": " << e.what() << "\n";
   }
 }
+
+std::string TestDatabase::reader_url() const { return with_user(with_database(admin_url_, name_), kReaderLogin); }
 
 void TestDatabase::exec(const std::string& sql) const {
   pqxx::connection c{admin_db_url_};

@@ -32,6 +32,8 @@ class TestDatabase {
 
   /// The owner's URL: what the server under test connects with.
   const std::string& url() const noexcept { return url_; }
+  /// A login in `peregrine_reader` (read-only, `peregrine.tenant` = '*'), as Grafana would use.
+  std::string reader_url() const;
   const std::string& name() const noexcept { return name_; }
 
   void exec(const std::string& sql) const;
