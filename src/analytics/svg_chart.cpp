@@ -57,8 +57,9 @@ core::Micros time_step(core::Micros span, int n) {
   return steps.back();
 }
 
-std::string time_label(core::Micros ts, core::Micros step, int offset_min) {
-  const std::time_t t = static_cast<std::time_t>(ts / kSecond) + offset_min * 60;
+/// `local`: wall-clock microseconds (Zone::to_local).
+std::string time_label(core::Micros local, core::Micros step) {
+  const std::time_t t = static_cast<std::time_t>(floor_to(local, kSecond) / kSecond);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
@@ -131,14 +132,19 @@ std::string render_svg(const ChartSpec& s) {
   if (!s.unit.empty())
     o += "<text x=\"12\" y=\"" + num(top + ph / 2) + "\" transform=\"rotate(-90 12 " + num(top + ph / 2) +
          ")\" text-anchor=\"middle\">" + esc(s.unit) + "</text>\n";
-  // Time axis: ticks at round times of the labels' zone.
+  // Time axis: ticks at round wall-clock times of the labels' zone (so a
+  // day tick is local midnight, on DST days too).
   const core::Micros tstep = time_step(s.to - s.from, std::max(2, static_cast<int>(pw / 90)));
-  const core::Micros off = static_cast<core::Micros>(s.utc_offset_minutes) * kMinute;
-  for (core::Micros t = ceil_to(s.from + off, tstep) - off; t <= s.to; t += tstep) {
+  core::Micros last = std::numeric_limits<core::Micros>::min();
+  for (core::Micros local = ceil_to(s.zone.to_local(s.from), tstep);; local += tstep) {
+    const core::Micros t = s.zone.to_utc(local);
+    if (t > s.to) break;
+    if (t < s.from || t == last) continue;  // a skipped hour maps onto the next tick
+    last = t;
     o += "<line x1=\"" + num(x(t)) + "\" x2=\"" + num(x(t)) + "\" y1=\"" + num(top) + "\" y2=\"" + num(top + ph + 4) +
          "\" stroke=\"" + pal.grid + "\"/>";
     o += "<text x=\"" + num(x(t)) + "\" y=\"" + num(top + ph + 18) + "\" text-anchor=\"middle\">" +
-         esc(time_label(t, tstep, s.utc_offset_minutes)) + "</text>\n";
+         esc(time_label(local, tstep)) + "</text>\n";
   }
   o += "</g>\n";
   o += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(pw) + "\" height=\"" + num(ph) +

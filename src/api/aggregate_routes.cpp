@@ -205,9 +205,9 @@ awaitable<http::Response> device_chart(AlertingContext& ctx, http::Request& req)
   const std::string_view theme = req.q("theme").value_or("light");
   if (theme != "light" && theme != "dark") bad("'theme' must be light or dark");
   spec.dark = theme == "dark";
-  const auto tz = an::parse_utc_offset(req.q("tz").value_or("UTC"));
-  if (!tz) bad("'tz' must be UTC or a fixed offset such as +02:00");
-  spec.utc_offset_minutes = *tz;
+  const auto zone = an::Zone::parse(req.q("tz").value_or("UTC"));
+  if (!zone) bad("'tz' must be UTC, a fixed offset such as +02:00, or an IANA time zone such as Europe/Berlin");
+  spec.zone = *zone;
   spec.title = std::string(req.q("title").value_or(""));
   spec.unit = std::string(req.q("unit").value_or(""));
   if (spec.title.size() > 200 || spec.unit.size() > 40) bad("'title' (200) or 'unit' (40 characters) too long");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <peregrine/analytics/zone.hpp>
 #include <peregrine/core/types.hpp>
 
 namespace peregrine::analytics {
@@ -34,7 +35,7 @@ struct ChartSpec {
   bool dark = false;
   std::string title;
   std::string unit;
-  int utc_offset_minutes = 0;  ///< labels' time zone as a fixed offset
+  Zone zone;  ///< the time axis's labels and round ticks (UTC by default)
   std::vector<ChartSeries> series;
   std::vector<Threshold> thresholds;
 };

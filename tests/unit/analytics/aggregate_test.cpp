@@ -104,9 +104,38 @@ TEST(Aggregate, ThePlanReadsEveryRawRowOfTheRangeExactlyOnce) {
 }  // namespace peregrine::analytics
 
 #include <peregrine/analytics/svg_chart.hpp>
+#include <peregrine/core/time_format.hpp>
 
 namespace peregrine::analytics {
 namespace {
+
+TEST(SvgChart, NamedZonesFollowDst) {
+  const auto berlin = Zone::parse("Europe/Berlin");
+  ASSERT_TRUE(berlin);
+  EXPECT_FALSE(Zone::parse("Mars/Olympus_Mons"));
+  const core::Micros t0 = *core::parse_rfc3339("2026-03-29T00:30:00Z");  // 01:30 CET
+  EXPECT_EQ(berlin->to_local(t0) - t0, kHour);
+  EXPECT_EQ(berlin->to_local(t0 + kHour) - (t0 + kHour), 2 * kHour) << "03:30 CEST";
+  // 02:30 local does not exist that night: it maps to the change, 01:00 UTC.
+  const core::Micros local_0230 = *core::parse_rfc3339("2026-03-29T02:30:00Z");
+  EXPECT_EQ(berlin->to_utc(local_0230), *core::parse_rfc3339("2026-03-29T01:00:00Z"));
+  EXPECT_EQ(Zone::parse("+02:00")->to_local(0), 2 * kHour);
+
+  // Ticks at round local hours: 03:00, 06:00, … in Berlin; 00:00, 03:00, … in UTC.
+  ChartSpec s;
+  s.from = *core::parse_rfc3339("2026-03-29T00:00:00Z");
+  s.to = *core::parse_rfc3339("2026-03-29T12:00:00Z");
+  s.bucket = kMinute;
+  s.series.push_back({"co", {{s.from, 1, 1, 1}}});
+  const std::string utc = render_svg(s);
+  s.zone = *berlin;
+  const std::string local = render_svg(s);
+  EXPECT_NE(utc.find(">00:00<"), std::string::npos);
+  EXPECT_EQ(local.find(">00:00<"), std::string::npos);
+  EXPECT_NE(local.find(">03:00<"), std::string::npos);
+  EXPECT_NE(local.find(">12:00<"), std::string::npos) << "12:00 CEST is 10:00 UTC, inside the range";
+  EXPECT_EQ(local.find(">02:00<"), std::string::npos) << "a time the clocks skip is no tick";
+}
 
 TEST(SvgChart, OffsetsAndAnEmptyRangeSayWhatTheyAre) {
   EXPECT_EQ(parse_utc_offset("UTC"), 0);
