@@ -282,24 +282,29 @@ bool ReadingWriter::replay(BatchSink& sink) {
   return false;
 }
 
-void ReadingWriter::maybe_refresh_rollups(BatchSink& sink, SteadyClock::time_point& next) {
+bool ReadingWriter::maybe_refresh_rollups(BatchSink& sink, SteadyClock::time_point& next) {
   const auto now = SteadyClock::now();
-  if (now < next || !sink.connected()) return;
+  if (now < next || !sink.connected()) return false;
   next = now + opts_.rollup_every;
   const core::Micros w = sink.rollup_watermark();
   const core::Micros target = core::wall_us() - opts_.rollup_lag.count() * 1000;
   const core::Micros up_to = std::min(target, w + opts_.rollup_max_step.count() * 1000);
-  if (up_to <= w) return;
+  if (up_to <= w) return false;
   const auto t0 = SteadyClock::now();
+  bool behind = false;
   try {
     sink.refresh_rollups(up_to);
     rollup_seconds_.observe(std::chrono::duration<double>(SteadyClock::now() - t0).count());
-    if (up_to < target) next = now;  // backfilling: the next step at once
+    if (up_to < target) {  // backfilling: the next step at once
+      next = now;
+      behind = true;
+    }
   } catch (const std::exception& e) {
     spdlog::warn("storage: rollup refresh failed ({}); retried", e.what());
     if (!sink.connected()) set_connected(false);
   }
   rollup_watermark_.store(sink.rollup_watermark(), std::memory_order_relaxed);
+  return behind;
 }
 
 void ReadingWriter::run() {
@@ -316,6 +321,7 @@ void ReadingWriter::run() {
   auto batch = std::make_unique<WorkBatch>();
   core::Backoff backoff(kBackoffMin, kBackoffMax);
   auto next_rollup = SteadyClock::now();
+  bool rollups_behind = false;
   std::size_t given_up = 0;
   for (;;) {
     bool stopping;
@@ -324,8 +330,9 @@ void ReadingWriter::run() {
       std::unique_lock lk(worker_.mutex());
       if (batch->empty()) {
         const bool settled = sink.connected() && (!spill_ || spill_->empty());
-        const auto idle = settled ? std::min<std::chrono::milliseconds>(kIdleWake, opts_.rollup_every)
-                                  : backoff.current();
+        const auto idle = !settled          ? backoff.current()
+                          : rollups_behind ? std::chrono::milliseconds(0)
+                                           : std::min<std::chrono::milliseconds>(kIdleWake, opts_.rollup_every);
         if (!worker_.stop_requested_locked() && pending_->empty()) {
           worker_.wait_for(lk, idle, [&] { return !pending_->empty(); });
         }
@@ -377,7 +384,7 @@ void ReadingWriter::run() {
       }
     }
     if (ok) {
-      maybe_refresh_rollups(sink, next_rollup);
+      rollups_behind = maybe_refresh_rollups(sink, next_rollup);
       backoff.success();
       continue;
     }

@@ -100,7 +100,9 @@ class ReadingWriter final : public ingest::ReadingStore {
   /// when it must be retried after a back-off. Writer thread.
   bool flush(BatchSink& sink, WorkBatch& batch);
   /// Moves the rollups' watermark when it is due (writer thread).
-  void maybe_refresh_rollups(BatchSink& sink, std::chrono::steady_clock::time_point& next);
+  /// True while the rollups are more than one step behind (a backfill): the
+  /// loop then takes the next step at once instead of idling.
+  bool maybe_refresh_rollups(BatchSink& sink, std::chrono::steady_clock::time_point& next);
   void set_connected(bool up) noexcept;
   void rows_done(std::size_t n) noexcept;
   /// Appends rows (and the device's state, when given) to the pending
