@@ -1,5 +1,6 @@
 // Tenants, managed by superadmins only. The default tenant (1) and tenants
-// that still own users or devices cannot be deleted (409).
+// that still own users or devices cannot be deleted (409). A tenant's own
+// retention shortens the server's for its rows (storage/rollups.hpp).
 
 #include <peregrine/api/context.hpp>
 #include <peregrine/storage/tenant_repository.hpp>
@@ -15,7 +16,33 @@ using nlohmann::json;
 
 namespace {
 
-json tenant_json(const storage::Tenant& t) { return {{"id", t.id}, {"name", t.name}}; }
+json tenant_json(const storage::Tenant& t) {
+  const auto days = [](int d) { return d > 0 ? json(d) : json(nullptr); };  // null: the server's
+  return {{"id", t.id},
+          {"name", t.name},
+          {"retention",
+           {{"raw_days", days(t.retention.raw_days)},
+            {"rollup_1m_days", days(t.retention.rollup_1m_days)},
+            {"rollup_1h_days", days(t.retention.rollup_1h_days)}}}};
+}
+
+/// `{"raw_days", "rollup_1m_days", "rollup_1h_days"}`: whole days, or null for the server's.
+storage::TenantRetention checked_retention(const json& r) {
+  if (!r.is_object()) unprocessable("'retention' must be an object of raw_days, rollup_1m_days, rollup_1h_days");
+  storage::TenantRetention out;
+  for (const auto& [key, value] : r.items()) {
+    int* field = key == "raw_days"         ? &out.raw_days
+                 : key == "rollup_1m_days" ? &out.rollup_1m_days
+                 : key == "rollup_1h_days" ? &out.rollup_1h_days
+                                           : nullptr;
+    if (!field) unprocessable("'retention." + key + "' is not a retention level (raw_days, rollup_1m_days, rollup_1h_days)");
+    if (value.is_null()) continue;
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 36500)
+      unprocessable("'retention." + key + "' must be whole days from 1 to 36500, or null for the server's");
+    *field = value.get<int>();
+  }
+  return out;
+}
 
 std::string checked_name(const json& body) {
   std::string name = *string_field(body, "name", true);
@@ -45,11 +72,15 @@ awaitable<http::Response> create_tenant(Context& ctx, http::Request& req) {
 
 awaitable<http::Response> patch_tenant(Context& ctx, http::Request& req) {
   const std::int64_t id = id_param(req);
-  std::string name = checked_name(body_object(req));
-  storage::AuditEntry audit =
-      audit_by(req, std::nullopt, "tenant.update", "tenant:" + std::to_string(id), {{"name", name}});
+  const json body = body_object(req);
+  std::optional<std::string> name;
+  std::optional<storage::TenantRetention> retention;
+  if (body.contains("name")) name = checked_name(body);
+  if (body.contains("retention")) retention = checked_retention(body["retention"]);
+  if (!name && !retention) unprocessable("give 'name' or 'retention'");
+  storage::AuditEntry audit = audit_by(req, std::nullopt, "tenant.update", "tenant:" + std::to_string(id), body);
   const storage::Tenant t =
-      take(co_await ctx.repos.tenants.rename(id, std::move(name), std::move(audit)));
+      take(co_await ctx.repos.tenants.update(id, std::move(name), std::move(retention), std::move(audit)));
   co_return http::json_response(req.raw, 200, tenant_json(t));
 }
 

@@ -181,6 +181,8 @@ storage::WriterOptions writer_options(const config::Config& cfg, const storage::
           .queue_rows = cfg.queue_rows,
           .partitions_ahead_days = cfg.partitions_ahead_days,
           .retention_days = cfg.retention_days,
+          .rollup_1m_retention_days = cfg.rollup_1m_retention_days,
+          .rollup_1h_retention_days = cfg.rollup_1h_retention_days,
           .spill_dir = std::move(spill_dir),
           // 1 TiB at most: MiB → bytes cannot overflow.
           .spill_max_bytes = std::min<std::uint64_t>(cfg.spill_max_mb, 1ULL << 20) << 20,

@@ -104,10 +104,10 @@ void WorkBatch::absorb(WorkBatch& newer) {
   newer.clear();
 }
 
-BatchSink::BatchSink(PgTarget target, int partitions_ahead_days, int retention_days)
+BatchSink::BatchSink(PgTarget target, int partitions_ahead_days, rollups::Retention retention)
     : target_(std::move(target)),
       ahead_days_(partitions_ahead_days),
-      retention_days_(retention_days),
+      retention_(retention),
       ahead_done_day_(std::numeric_limits<std::int64_t>::min()),
       batch_ids_(std::random_device{}()) {
   ts_buf_.reserve(32);
@@ -141,7 +141,9 @@ void BatchSink::ensure_ahead(core::Micros now_us) {
   for (std::int64_t d = today - 1; d <= today + ahead_days_; ++d) {
     if (known_days_.count(d) == 0) create_partition(d);
   }
-  if (retention_days_ > 0) drop_partitions_before(today - retention_days_ + 1);
+  if (retention_.raw_days > 0) drop_partitions_before(today - retention_.raw_days + 1);
+  if (const auto deleted = rollups::apply_retention(*conn_, retention_, today); deleted > 0)
+    spdlog::info("retention: deleted {} rollup rows and tenants' rows past their retention", deleted);
   // A replay's COMMIT is settled as soon as it reconnects; a day is plenty.
   pqxx::work tx(*conn_);
   tx.exec("DELETE FROM storage_batches WHERE at < now() - interval '1 day'");

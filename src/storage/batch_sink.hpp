@@ -20,6 +20,8 @@
 #include <peregrine/storage/pg.hpp>
 #include <peregrine/ingest/sinks.hpp>
 
+#include "storage/rollups.hpp"
+
 namespace peregrine::storage {
 
 struct DeviceDecl {
@@ -71,8 +73,9 @@ enum class WriteOutcome {
 
 class BatchSink {
  public:
-  /// `retention_days` 0 keeps every partition.
-  BatchSink(PgTarget target, int partitions_ahead_days, int retention_days);
+  /// `retention.raw_days` 0 keeps every partition; the rollups and the
+  /// tenants' own retention are applied once a day too (rollups.hpp).
+  BatchSink(PgTarget target, int partitions_ahead_days, rollups::Retention retention);
   ~BatchSink();
 
   bool connected() const noexcept;
@@ -128,7 +131,7 @@ class BatchSink {
 
   PgTarget target_;
   int ahead_days_;
-  int retention_days_;
+  rollups::Retention retention_;
   std::unique_ptr<pqxx::connection> conn_;
   std::set<std::int64_t> known_days_;
   std::int64_t ahead_done_day_;

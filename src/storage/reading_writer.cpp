@@ -308,7 +308,8 @@ bool ReadingWriter::maybe_refresh_rollups(BatchSink& sink, SteadyClock::time_poi
 }
 
 void ReadingWriter::run() {
-  BatchSink sink(opts_.target, opts_.partitions_ahead_days, opts_.retention_days);
+  BatchSink sink(opts_.target, opts_.partitions_ahead_days,
+                 rollups::Retention{opts_.retention_days, opts_.rollup_1m_retention_days, opts_.rollup_1h_retention_days});
   if (!opts_.spill_dir.empty()) {
     std::string error;
     spill_ = SpillFile::open(opts_.spill_dir, opts_.spill_max_bytes, error);

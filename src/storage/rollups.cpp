@@ -1,5 +1,8 @@
 #include "storage/rollups.hpp"
 
+#include <array>
+#include <string>
+
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -134,6 +137,56 @@ core::Micros refresh(pqxx::connection& conn, core::Micros watermark, core::Micro
   tx.exec_params("UPDATE rollup_state SET watermark = " + sql::ts_param(1) + " WHERE id = 1", up_to);
   tx.commit();
   return up_to;
+}
+
+namespace {
+
+/// The first kept instant of a level that keeps `days` whole days, today included.
+core::Micros cutoff(std::int64_t today, int days) { return (today - days + 1) * 24 * kHourUs; }
+
+std::int64_t delete_rows(pqxx::connection& conn, const std::string& sql, core::Micros before,
+                         std::int64_t tenant = 0) {
+  pqxx::work tx(conn);
+  const auto r = tenant ? tx.exec_params(sql, before, tenant) : tx.exec_params(sql, before);
+  tx.commit();
+  return static_cast<std::int64_t>(r.affected_rows());
+}
+
+}  // namespace
+
+std::int64_t apply_retention(pqxx::connection& conn, const Retention& server, std::int64_t today) {
+  std::int64_t deleted = 0;
+  const std::pair<const char*, int> rollup_levels[] = {{"rollup_1m", server.rollup_1m_days},
+                                                       {"rollup_1h", server.rollup_1h_days}};
+  for (const auto& [table, days] : rollup_levels)
+    if (days > 0)
+      deleted += delete_rows(conn, std::string("DELETE FROM ") + table + " WHERE bucket < " + sql::ts_param(1),
+                             cutoff(today, days));
+  std::vector<std::array<std::int64_t, 4>> tenants;
+  {
+    pqxx::read_transaction tx(conn);
+    for (const auto& r : tx.exec("SELECT id, coalesce((retention->>'raw_days')::int, 0), "
+                                 "coalesce((retention->>'rollup_1m_days')::int, 0), "
+                                 "coalesce((retention->>'rollup_1h_days')::int, 0) FROM tenants "
+                                 "WHERE retention <> '{}'::jsonb"))
+      tenants.push_back({r[0].as<std::int64_t>(), r[1].as<std::int64_t>(), r[2].as<std::int64_t>(),
+                         r[3].as<std::int64_t>()});
+  }
+  const std::pair<const char*, const char*> levels[] = {
+      {"readings_raw", "ts"}, {"rollup_1m", "bucket"}, {"rollup_1h", "bucket"}};
+  const int server_days[] = {server.raw_days, server.rollup_1m_days, server.rollup_1h_days};
+  for (const auto& t : tenants) {
+    for (int i = 0; i < 3; ++i) {
+      const auto days = static_cast<int>(t[static_cast<std::size_t>(i) + 1]);
+      if (days <= 0 || (server_days[i] > 0 && days >= server_days[i])) continue;  // only shorter
+      const auto& [table, column] = levels[i];
+      deleted += delete_rows(conn,
+                             std::string("DELETE FROM ") + table + " x USING series s WHERE s.id = x.series_id " +
+                                 "AND x." + column + " < " + sql::ts_param(1) + " AND s.tenant_id = $2",
+                             cutoff(today, days), t[0]);
+    }
+  }
+  return deleted;
 }
 
 }  // namespace peregrine::storage::rollups

@@ -20,6 +20,21 @@ namespace peregrine::storage::rollups {
 inline constexpr core::Micros kMinuteUs = 60'000'000;
 inline constexpr core::Micros kHourUs = 3'600'000'000;
 
+/// How many whole UTC days each level keeps (0 = everything); a tenant's own
+/// values (tenants.retention) shorten these, never lengthen them: raw rows
+/// live in day partitions every tenant shares, dropped whole.
+struct Retention {
+  int raw_days = 0;
+  int rollup_1m_days = 365;
+  int rollup_1h_days = 0;
+};
+
+/// Deletes the rollups older than the server's retention, and every level's
+/// rows of tenants with a shorter one of their own (raw rows included; the
+/// server's raw retention drops partitions instead, see BatchSink). `today`
+/// is the UTC day number. Returns the rows deleted. Each level commits alone.
+std::int64_t apply_retention(pqxx::connection& conn, const Retention& server, std::int64_t today);
+
 /// The watermark, creating it on first use: the oldest raw row (so rows
 /// stored before rollups existed are rolled up by refresh, a step at a
 /// time), or now when there are none.

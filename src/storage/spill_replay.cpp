@@ -106,7 +106,7 @@ SpillReplay replay_spill(const PgTarget& target, const std::string& dir,
                                   "Spilled rows written to PostgreSQL from the spill file")
               : nullptr;
   try {
-    BatchSink sink(target, 0, 0);
+    BatchSink sink(target, 0, rollups::Retention{0, 0, 0});
     sink.connect();
     const auto res = replay_records(*spill, sink, [&](std::uint64_t rows) {
       if (replayed) replayed->inc(rows);

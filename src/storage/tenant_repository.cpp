@@ -10,7 +10,22 @@ using boost::asio::awaitable;
 
 namespace {
 
-Tenant tenant_from(const pqxx::row& r) { return {r[0].as<std::int64_t>(), r[1].as<std::string>()}; }
+const std::string kColumns =
+    "id, name, coalesce((retention->>'raw_days')::int, 0), coalesce((retention->>'rollup_1m_days')::int, 0), "
+    "coalesce((retention->>'rollup_1h_days')::int, 0)";
+
+Tenant tenant_from(const pqxx::row& r) {
+  return {r[0].as<std::int64_t>(), r[1].as<std::string>(), {r[2].as<int>(), r[3].as<int>(), r[4].as<int>()}};
+}
+
+/// The stored form: only the levels the tenant sets.
+std::string retention_json(const TenantRetention& t) {
+  std::string out = "{";
+  for (const auto& [key, days] : {std::pair{"raw_days", t.raw_days}, std::pair{"rollup_1m_days", t.rollup_1m_days},
+                                  std::pair{"rollup_1h_days", t.rollup_1h_days}})
+    if (days > 0) out += (out.size() > 1 ? ",\"" : "\"") + std::string(key) + "\":" + std::to_string(days);
+  return out + "}";
+}
 
 std::string not_found(std::int64_t id) { return "no tenant " + std::to_string(id); }
 
@@ -29,7 +44,7 @@ awaitable<Page<Tenant>> TenantRepository::list(PageRequest<std::int64_t> page) {
   std::vector<Tenant> rows = co_await pool_.run(Scope::all(), [&](pqxx::connection& c) {
     pqxx::read_transaction w(c);
     std::vector<Tenant> out;
-    for (const auto& r : w.exec_params("SELECT id, name FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
+    for (const auto& r : w.exec_params("SELECT " + kColumns + " FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
                                        page.after, page.limit + 1))
       out.push_back(tenant_from(r));
     return out;
@@ -41,7 +56,7 @@ awaitable<Page<Tenant>> TenantRepository::list(PageRequest<std::int64_t> page) {
 awaitable<Outcome<Tenant>> TenantRepository::get(std::int64_t id) {
   co_return co_await pool_.run(Scope::all(), [&](pqxx::connection& c) -> Outcome<Tenant> {
     pqxx::read_transaction w(c);
-    const auto r = w.exec_params("SELECT id, name FROM tenants WHERE id = $1", id);
+    const auto r = w.exec_params("SELECT " + kColumns + " FROM tenants WHERE id = $1", id);
     if (r.empty()) return Failure::not_found(not_found(id));
     return tenant_from(r[0]);
   });
@@ -50,19 +65,23 @@ awaitable<Outcome<Tenant>> TenantRepository::get(std::int64_t id) {
 awaitable<Outcome<Tenant>> TenantRepository::create(std::string name, AuditEntry audit) {
   co_return co_await pool_.run(Scope::all(), [&](pqxx::connection& c) {
     return sql::audited<Tenant>(c, audit, violations(), [&](pqxx::work& w) -> Outcome<Tenant> {
-      const auto r = w.exec_params("INSERT INTO tenants (name) VALUES ($1) RETURNING id, name", name);
+      const auto r = w.exec_params("INSERT INTO tenants (name) VALUES ($1) RETURNING " + kColumns, name);
       audit.target = "tenant:" + r[0][0].as<std::string>();
       return tenant_from(r[0]);
     });
   });
 }
 
-awaitable<Outcome<Tenant>> TenantRepository::rename(std::int64_t id, std::string name,
-                                                    AuditEntry audit) {
+awaitable<Outcome<Tenant>> TenantRepository::update(std::int64_t id, std::optional<std::string> name,
+                                                    std::optional<TenantRetention> retention, AuditEntry audit) {
   co_return co_await pool_.run(Scope::all(), [&](pqxx::connection& c) {
     return sql::audited<Tenant>(c, audit, violations(), [&](pqxx::work& w) -> Outcome<Tenant> {
-      const auto r =
-          w.exec_params("UPDATE tenants SET name = $1 WHERE id = $2 RETURNING id, name", name, id);
+      const auto r = w.exec_params("UPDATE tenants SET name = coalesce($1, name), "
+                                   "retention = coalesce($2::jsonb, retention) WHERE id = $3 RETURNING " + kColumns,
+                                   sql::text_if(name.has_value(), name.value_or("")).c_str(),
+                                   sql::text_if(retention.has_value(), retention ? retention_json(*retention) : "")
+                                       .c_str(),
+                                   id);
       if (r.empty()) return Failure::not_found(not_found(id));
       return tenant_from(r[0]);
     });

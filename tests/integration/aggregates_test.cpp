@@ -191,6 +191,52 @@ TEST_F(AggregatesTest, SeveralMetricsAutoBucketsFillAndErrors) {
   EXPECT_EQ(total, 3);
 }
 
+TEST_F(AggregatesTest, RetentionTiersAndATenantsShorterOne) {
+  ASSERT_TRUE(start_server(env()));
+  const std::string mine = device("ret-mine"), other = device("ret-other");
+  mqtt().publish(telemetry_topic(mine), json::array({{{"ts", now_ms()}, {"co", 1}}}).dump());
+  ASSERT_TRUE(wait_rows(1, mine));
+  const auto t = call("POST", "/api/v1/tenants", json{{"name", "ret-" + tag_}});
+  ASSERT_EQ(t.status, 201) << t.body;
+  const std::string tenant = std::to_string(t.json()["id"].get<std::int64_t>());
+  // Another tenant's device and old rows of both, behind the server's back.
+  db_->exec("SELECT peregrine_create_day_partition(d::date) FROM generate_series(now() - interval '6 days', now(), "
+            "interval '1 day') d");
+  db_->exec("INSERT INTO devices (id, tenant_id) VALUES ('" + other + "', " + tenant + ");"
+            "INSERT INTO series (id, tenant_id, device_id, metric) VALUES (900001, " + tenant + ", '" + other + "', 'co')");
+  const std::string sid = "(SELECT id FROM series WHERE device_id = '" + mine + "')";
+  for (const std::string& series : {sid, std::string("900001")}) {
+    db_->exec("INSERT INTO readings_raw VALUES (" + series + ", now() - interval '5 days', 7)");
+    for (const char* age : {"5 days", "400 days"})
+      for (const char* table : {"rollup_1m", "rollup_1h"})
+        db_->exec(std::string("INSERT INTO ") + table + " VALUES (" + series + ", date_trunc('hour', now() - interval '" +
+                  age + "'), 1, 7, 7, 7, now() - interval '" + age + "', 7, now() - interval '" + age + "', 7)");
+  }
+  const auto patched = call("PATCH", "/api/v1/tenants/1", json{{"retention", {{"raw_days", 2}, {"rollup_1m_days", 2}}}});
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.json()["retention"], json({{"raw_days", 2}, {"rollup_1m_days", 2}, {"rollup_1h_days", nullptr}}));
+  EXPECT_EQ(call("PATCH", "/api/v1/tenants/1", json{{"retention", {{"raw_days", 0}}}}).status, 422);
+  EXPECT_EQ(call("PATCH", "/api/v1/tenants/1", json{{"retention", {{"forever", 1}}}}).status, 422);
+
+  // Retention runs when the writer connects and once a day after.
+  ASSERT_TRUE(server_->sigterm_and_wait().has_value());
+  ASSERT_TRUE(start_server(env()));
+  const auto count = [&](const std::string& table, const std::string& series, const std::string& column,
+                         const std::string& older) {
+    return db_->scalar("SELECT count(*) FROM " + table + " WHERE series_id = " + series + " AND " + column +
+                       " < now() - interval '" + older + "'");
+  };
+  ASSERT_TRUE(eventually([&] { return count("readings_raw", sid, "ts", "4 days") == 0; }, 10s))
+      << "the tenant's 2 days of raw rows";
+  EXPECT_EQ(count("readings_raw", "900001", "ts", "4 days"), 1) << "another tenant keeps its rows";
+  EXPECT_EQ(count("rollup_1m", sid, "bucket", "4 days"), 0) << "the tenant's 2 days of minutes";
+  EXPECT_EQ(count("rollup_1m", "900001", "bucket", "4 days"), 1) << "the other tenant: the server's year";
+  EXPECT_EQ(count("rollup_1m", "900001", "bucket", "399 days"), 0) << "past the server's year";
+  EXPECT_EQ(count("rollup_1h", sid, "bucket", "399 days"), 1) << "hours are kept for ever";
+  EXPECT_EQ(count("rollup_1h", "900001", "bucket", "399 days"), 1);
+  EXPECT_EQ(db_->count_readings(mine), 1) << "today's reading stays";
+}
+
 /// The process's resident set in KiB (0 when it cannot be read).
 std::int64_t rss_kib(pid_t pid) {
   std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");

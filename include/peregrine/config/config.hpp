@@ -53,6 +53,8 @@ struct Config {
   std::size_t queue_rows = 2'000'000;             ///< PEREGRINE_STORAGE_QUEUE_ROWS
   int partitions_ahead_days = 3;                  ///< PEREGRINE_STORAGE_PARTITIONS_AHEAD
   int retention_days = 0;                         ///< PEREGRINE_STORAGE_RETENTION_DAYS (0 = keep)
+  int rollup_1m_retention_days = 365;             ///< PEREGRINE_STORAGE_ROLLUP_1M_RETENTION_DAYS (0 = keep)
+  int rollup_1h_retention_days = 0;               ///< PEREGRINE_STORAGE_ROLLUP_1H_RETENTION_DAYS (0 = keep)
   std::string spill_dir = "var/spill";            ///< PEREGRINE_STORAGE_SPILL_DIR (empty = no spill)
   std::uint64_t spill_max_mb = 1024;              ///< PEREGRINE_STORAGE_SPILL_MAX_MB
   // [realtime]

@@ -39,6 +39,8 @@ struct WriterOptions {
   std::size_t queue_rows = 2'000'000;  ///< pressure() above this, off again below half
   int partitions_ahead_days = 3;
   int retention_days = 0;  ///< drop day partitions older than this (0 = keep)
+  int rollup_1m_retention_days = 365;  ///< 1-minute rollups kept this many days (0 = keep)
+  int rollup_1h_retention_days = 0;    ///< 1-hour rollups (0 = keep)
   std::string spill_dir{};  ///< spill file directory (empty = no spill: rows dropped at the deadline)
   std::uint64_t spill_max_bytes = 1ull << 30;  ///< appends beyond this are refused
   /// Rollups (1 min, 1 h): the watermark moves to now - rollup_lag this

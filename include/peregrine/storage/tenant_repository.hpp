@@ -4,6 +4,7 @@
 /// with its audit entry in one transaction.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -15,9 +16,17 @@ namespace peregrine::storage {
 
 class QueryPool;
 
+/// A tenant's own retention in whole days per level; 0 = the server's.
+struct TenantRetention {
+  int raw_days = 0;
+  int rollup_1m_days = 0;
+  int rollup_1h_days = 0;
+};
+
 struct Tenant {
   std::int64_t id = 0;
   std::string name;
+  TenantRetention retention;
 };
 
 class TenantRepository {
@@ -28,8 +37,9 @@ class TenantRepository {
   boost::asio::awaitable<Outcome<Tenant>> get(std::int64_t id);
   /// Conflict on `name` when taken.
   boost::asio::awaitable<Outcome<Tenant>> create(std::string name, AuditEntry audit);
-  /// Not found, or conflict on `name`.
-  boost::asio::awaitable<Outcome<Tenant>> rename(std::int64_t id, std::string name, AuditEntry audit);
+  /// Sets what is given. Not found, or conflict on `name`.
+  boost::asio::awaitable<Outcome<Tenant>> update(std::int64_t id, std::optional<std::string> name,
+                                                 std::optional<TenantRetention> retention, AuditEntry audit);
   /// Not found, or conflict while users or devices still belong to it.
   boost::asio::awaitable<Outcome<Done>> remove(std::int64_t id, AuditEntry audit);
 
