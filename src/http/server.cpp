@@ -380,6 +380,7 @@ awaitable<void> serve_requests(ServerCore& impl, Stream& stream, Connection& con
     add_security_headers(res);
     // Counted before the write so the figure is the server's time to answer.
     impl.count(req.method(), route_label, res.result_int(), seconds_since(started));
+    const bool keep_alive = res.keep_alive();  // write_streamed moves the head out of res
     if (body) {
       if (!co_await write_streamed(stream, res, body, route_label)) co_return;
     } else {
@@ -387,7 +388,7 @@ awaitable<void> serve_requests(ServerCore& impl, Stream& stream, Connection& con
       co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
       if (ec) co_return;
     }
-    if (!res.keep_alive()) {
+    if (!keep_alive) {
       co_await end_stream(stream);
       co_return;
     }
