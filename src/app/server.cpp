@@ -402,6 +402,8 @@ int serve(const config::Config& cfg) {
                        [&alerts](const devices::Device& dev) { alerts.engine().rescope(dev); }};
   api::AlertingContext alerting_ctx{repos,           registry, alerts.engine(), alerts.manager(),
                                     alerts.clock(), [&alerts] { alerts.changed(); }};
+  boost::asio::thread_pool chart_renders(1);
+  alerting_ctx.render = &chart_renders;
   api::ControlContext control_ctx{api_ctx, command_service, job_service};
   api::ResponseContext response_ctx{api_ctx,          silences, hub, channel_tests, cfg.public_url,
                                     cfg.notify_timeout};

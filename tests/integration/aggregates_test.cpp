@@ -382,6 +382,28 @@ TEST_F(AggregatesTest, ChartSvgParsesHoldsOnePointPerBucketAndIsCached) {
   const auto tz = get(target + "&tz=%2B02:00");
   ASSERT_EQ(tz.status, 200);
   EXPECT_TRUE(parses_as_svg(tz.body));
+  EXPECT_EQ(get(target + "&tz=Europe/Berlin").status, 200);
+
+  // The same chart as PNG (librsvg): a real image of the asked size, cached the same way.
+  std::string png_target = target;
+  png_target.replace(png_target.find("chart.svg"), 9, "chart.png");
+  const auto png = get(png_target + "&width=640&height=240");
+  ASSERT_EQ(png.status, 200) << png.body.substr(0, 200);
+  EXPECT_EQ(png.header("content-type"), "image/png");
+  ASSERT_GT(png.body.size(), 24u);
+  EXPECT_EQ(png.body.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  const auto be32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(png.body[at + i]);
+    return v;
+  };
+  EXPECT_EQ(be32(16), 640u) << "IHDR width";
+  EXPECT_EQ(be32(20), 240u) << "IHDR height";
+  EXPECT_GT(png.body.size(), 4000u) << "lines and text drawn, not a blank image";
+  const auto png_again = authit::request(server_->http_port(), "GET", png_target + "&width=640&height=240",
+                                         {{"Authorization", "Bearer " + token_}, {"If-None-Match", png.header("etag")}}, "");
+  EXPECT_EQ(png_again.status, 304);
+  EXPECT_NE(png.header("etag"), etag) << "the PNG and the SVG are different representations";
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ const std::vector<Row> kRoutes = {
     {"GET", "/api/v1/devices/{id}/readings", "viewer", "metric=co"},
     {"GET", "/api/v1/devices/{id}/aggregates", "viewer", "metric=co"},
     {"GET", "/api/v1/devices/{id}/chart.svg", "viewer", "metric=co"},
+    {"GET", "/api/v1/devices/{id}/chart.png", "viewer", "metric=co"},
     {"POST", "/api/v1/devices/{id}/token", "admin", "{}"},
     {"POST", "/api/v1/devices/{id}/telemetry", "device", R"({"co":1})"},
     {"POST", "/api/v1/devices/bulk", "admin", "[]"},

@@ -6,6 +6,7 @@
 /// change. Reads come from PostgreSQL, overlaid with the manager's newer
 /// in-memory state of open alerts.
 
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -30,6 +31,8 @@ struct AlertingContext {
   std::function<void()> changed;
   std::size_t backtest_max_rows = 1'000'000;
   std::chrono::milliseconds backtest_timeout{30'000};
+  /// Where charts are drawn (SVG, and PNG through librsvg): off the loop. Null: on the loop (tests).
+  boost::asio::thread_pool* render = nullptr;
 };
 
 /// `/api/v1/rules…`: list and read (viewer), create, patch, delete and
@@ -38,7 +41,7 @@ void add_rule_routes(http::Router& router, AlertingContext& ctx);
 /// `/api/v1/alerts…`: list and read with events (viewer), ack and resolve
 /// (operator; the actor is the caller's email).
 void add_alert_routes(http::Router& router, AlertingContext& ctx);
-/// `GET /api/v1/devices/{id}/chart.svg` (viewer): aggregates drawn as SVG,
+/// `GET /api/v1/devices/{id}/chart.svg` and `chart.png` (viewer): aggregates drawn as SVG,
 /// with the threshold lines of the device's rules (`rules=true`).
 void add_chart_routes(http::Router& router, AlertingContext& ctx);
 
