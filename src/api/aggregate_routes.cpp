@@ -43,6 +43,19 @@ struct Request {
   bool fill_null = false;
 };
 
+/// At most 10,000 buckets of `r.bucket` over the range (a 400 naming
+/// `bucket` otherwise); `fn` into `r.fns`.
+void check_buckets_and_fns(const http::Request& req, Request& r) {
+  const core::Micros first = an::floor_to(r.from, r.bucket);
+  const auto buckets = static_cast<std::size_t>((r.to - first + r.bucket - 1) / r.bucket);
+  if (buckets > an::kMaxBuckets)
+    bad("'bucket' " + duration_text(r.bucket) + " gives " + std::to_string(buckets) +
+        " buckets over this range; at most 10000: choose a larger bucket or a shorter range");
+  const auto fns = an::parse_fns(req.q("fn").value_or("avg,min,max,count"));
+  if (!fns) bad("'fn' must be a comma-separated list of avg, min, max, count, sum, first, last");
+  r.fns = *fns;
+}
+
 Request parse(const http::Request& req, std::size_t default_points = 500) {
   Request r;
   const auto metric = req.q("metric");
@@ -74,14 +87,7 @@ Request parse(const http::Request& req, std::size_t default_points = 500) {
     if (!b) bad("'bucket' must be a duration such as 10s, 5m, 1h, 1d, or auto");
     r.bucket = *b;
   }
-  const core::Micros first = an::floor_to(r.from, r.bucket);
-  const auto buckets = static_cast<std::size_t>((r.to - first + r.bucket - 1) / r.bucket);
-  if (buckets > an::kMaxBuckets)
-    bad("'bucket' " + duration_text(r.bucket) + " gives " + std::to_string(buckets) +
-        " buckets over this range; at most 10000: choose a larger bucket or a shorter range");
-  const auto fns = an::parse_fns(req.q("fn").value_or("avg,min,max,count"));
-  if (!fns) bad("'fn' must be a comma-separated list of avg, min, max, count, sum, first, last");
-  r.fns = *fns;
+  check_buckets_and_fns(req, r);
   const std::string_view fill = req.q("fill").value_or("none");
   if (fill != "none" && fill != "null") bad("'fill' must be none or null");
   r.fill_null = fill == "null";
@@ -132,19 +138,13 @@ json series_json(const Request& r, const std::string& metric, const storage::Agg
           {"points", points_json(r, it == result.end() ? nullptr : &it->second)}};
 }
 
-std::optional<core::SeriesKey> key_of(const devices::Device& d, const std::string& metric) {
-  for (const auto& s : d.series)
-    if (s.metric == metric) return s.key;
-  return std::nullopt;
-}
-
 awaitable<http::Response> device_aggregates(Context& ctx, http::Request& req) {
   const devices::Device& dev = require_device(ctx.registry, req);
   const Request r = parse(req);
   std::vector<std::optional<core::SeriesKey>> keys;
   std::vector<core::SeriesKey> wanted;
   for (const auto& m : r.metrics) {
-    keys.push_back(key_of(dev, m));
+    keys.push_back(series_key(dev, m));
     if (keys.back()) wanted.push_back(*keys.back());
   }
   const core::TenantId tenant = dev.rec.tenant;
@@ -169,7 +169,7 @@ awaitable<http::Response> group_aggregates(Context& ctx, http::Request& req) {
   std::vector<core::SeriesKey> wanted;
   for (const devices::Device* d : ctx.registry.members(tenant, group)) {
     for (const auto& m : r.metrics) {
-      items.push_back({d->rec.id, m, key_of(*d, m)});
+      items.push_back({d->rec.id, m, series_key(*d, m)});
       if (items.back().key) wanted.push_back(*items.back().key);
     }
   }
@@ -230,7 +230,7 @@ awaitable<http::Response> device_chart(AlertingContext& ctx, http::Request& req,
   std::vector<std::optional<core::SeriesKey>> keys;
   std::vector<core::SeriesKey> wanted;
   for (const auto& m : r.metrics) {
-    keys.push_back(key_of(dev, m));
+    keys.push_back(series_key(dev, m));
     if (keys.back()) wanted.push_back(*keys.back());
   }
   if (req.q("rules").value_or("false") == "true") {
@@ -412,13 +412,7 @@ awaitable<http::Response> export_readings(Context& ctx, http::Request& req) {
     const auto size = an::parse_duration(*b);
     if (!size) bad("'bucket' must be a duration such as 10s, 5m, 1h, 1d");
     r.bucket = *size;
-    const auto buckets = static_cast<std::size_t>((r.to - an::floor_to(r.from, r.bucket) + r.bucket - 1) / r.bucket);
-    if (buckets > an::kMaxBuckets)
-      bad("'bucket' " + duration_text(r.bucket) + " gives " + std::to_string(buckets) +
-          " buckets per series over this range; at most 10000: choose a larger bucket or a shorter range");
-    const auto fns = an::parse_fns(req.q("fn").value_or("avg,min,max,count"));
-    if (!fns) bad("'fn' must be a comma-separated list of avg, min, max, count, sum, first, last");
-    r.fns = *fns;
+    check_buckets_and_fns(req, r);
     req.stream = BucketCsv{&ctx.repos.aggregates, tenant, std::move(series), std::move(r)};
     co_return res;
   }

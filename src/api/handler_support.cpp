@@ -29,6 +29,12 @@ const devices::Device& require_device(const devices::Registry& registry, const h
   return *dev;
 }
 
+std::optional<core::SeriesKey> series_key(const devices::Device& device, const std::string& metric) {
+  for (const auto& s : device.series)
+    if (s.metric == metric) return s.key;
+  return std::nullopt;
+}
+
 boost::asio::awaitable<void> sync_broker_accounts(Context& ctx) {
   if (ctx.mqtt_accounts == nullptr) co_return;
   co_await ctx.repos.devices.sync_broker_accounts(*ctx.mqtt_accounts);

@@ -2,6 +2,7 @@
 // Small pieces every REST routes file uses: binding a handler to its
 // context, and turning a repository's outcome or page into a response.
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -32,6 +33,9 @@ http::Handler bind(Ctx& ctx, boost::asio::awaitable<http::Response> (*fn)(Ctx&, 
 /// The `{id}` device of the caller's tenant, or Problem 404 (also for
 /// another tenant's device: no existence leak). Loop thread.
 const devices::Device& require_device(const devices::Registry& registry, const http::Request& req);
+
+/// The key of `device`'s series of `metric`, or nullopt when it has none yet.
+std::optional<core::SeriesKey> series_key(const devices::Device& device, const std::string& metric);
 
 /// The value of `o`, or its failure thrown as a Problem.
 template <class T>

@@ -235,16 +235,10 @@ std::vector<Row> plan_rows(const OeeQuery& q, const std::vector<an::Shift>& shif
   return rows;
 }
 
-std::optional<core::SeriesKey> key_of(const devices::Device& d, const std::string& metric) {
-  for (const auto& s : d.series)
-    if (s.metric == metric) return s.key;
-  return std::nullopt;
-}
-
 /// The machine's totals for each row.
 awaitable<std::vector<an::Totals>> machine_rows(Context& ctx, const devices::Device& dev, const OeeQuery& q,
                                                 const std::vector<Row>& rows) {
-  const std::optional<core::SeriesKey> keys[3] = {key_of(dev, q.state), key_of(dev, q.good), key_of(dev, q.total)};
+  const std::optional<core::SeriesKey> keys[3] = {series_key(dev, q.state), series_key(dev, q.good), series_key(dev, q.total)};
   std::vector<core::SeriesKey> wanted;
   for (const auto& k : keys)
     if (k) wanted.push_back(*k);
