@@ -2,6 +2,9 @@
 // to a login that is not a superuser (TestDatabase), the server runs as
 // peregrine_app, and outside readers (psql, Grafana) logging in as the owner
 // see every tenant unless they name one.
+#include <filesystem>
+#include <fstream>
+
 #include <pqxx/pqxx>
 
 #include "auth_fixture.hpp"
@@ -91,6 +94,31 @@ TEST_F(TenantWallTest, TwoTenantsReadingsReachTheServerAndOutsideReaders) {
     pqxx::work w(grafana);
     EXPECT_THROW(w.exec("UPDATE devices SET name = 'grafana was here'"), pqxx::sql_error) << "read-only";
   }
+
+  // Every query of the provisioned dashboard runs as that login (docs/grafana/peregrine.json).
+  std::ifstream file(std::filesystem::path(__FILE__).parent_path() / "../../docs/grafana/peregrine.json");
+  ASSERT_TRUE(file) << "docs/grafana/peregrine.json";
+  const json dashboard = json::parse(file);
+  std::vector<std::string> queries;
+  for (const auto& v : dashboard["templating"]["list"])
+    if (v["type"] == "query") queries.push_back(v["query"]);
+  for (const auto& panel : dashboard["panels"])
+    for (const auto& t : panel["targets"]) queries.push_back(t["rawSql"]);
+  ASSERT_GE(queries.size(), 7u);
+  for (std::string q : queries) {
+    for (const auto& [macro, text] : std::vector<std::pair<std::string, std::string>>{
+             {"$__timeFilter(ts)", "ts > now() - interval '1 day'"},
+             {"$__timeFilter(time)", "time > now() - interval '1 day'"},
+             {"$device", da},
+             {"$metric", "co"}})
+      for (auto at = q.find(macro); at != std::string::npos; at = q.find(macro, at + text.size()))
+        q.replace(at, macro.size(), text);
+    ASSERT_EQ(q.find('$'), std::string::npos) << "a macro left: " << q;
+    pqxx::read_transaction w(grafana);
+    EXPECT_NO_THROW(w.exec(q)) << q;
+  }
+  pqxx::read_transaction w(grafana);
+  EXPECT_EQ(w.exec("SELECT ts AS time, value FROM readings WHERE device_id = '" + da + "' AND metric = 'co'").size(), 1u);
 }
 
 }  // namespace
