@@ -304,7 +304,8 @@ constexpr std::size_t kExportRows = 8192;  // records per chunk: ~400 KB
 
 /// `20261201T000000Z` for a file name.
 std::string compact_time(core::Micros ts) {
-  std::string t = core::format_rfc3339(ts - ts % an::kSecond);
+  std::string t = core::format_rfc3339(an::floor_to(ts, an::kSecond));
+  if (const auto dot = t.find('.'); dot != std::string::npos) t.erase(dot, t.size() - 1 - dot);  // keep the Z
   std::erase_if(t, [](char c) { return c == '-' || c == ':'; });
   return t;
 }

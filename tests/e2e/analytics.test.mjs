@@ -6,8 +6,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import {
-  skipReason, createDatabase, Peregrine, freePort, connectMqtt, launchBrowser, eventually, loginInPage, rand,
+  skipReason, createDatabase, Peregrine, freePort, connectMqtt, launchBrowser, eventually, loginInPage, rand, SHOTS,
 } from './harness.mjs';
 
 const skip = skipReason();
@@ -192,5 +193,59 @@ describe('history charts from aggregates', { skip: skip || false, timeout: 30000
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('svg-export-co').click()]);
     assert.equal(download.suggestedFilename(), `${DEV}-co.svg`);
     assert.ok(fs.readFileSync(await download.path(), 'utf8').startsWith('<svg'), 'exported file is an SVG');
+  });
+
+  test('the shown range exports as CSV (the server names the file) and as PNG', async () => {
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('csv-export-co').click()]);
+    assert.match(csv.suggestedFilename(), new RegExp(`^peregrine-${DEV}-\\d{8}T\\d{6}Z-\\d{8}T\\d{6}Z\\.csv$`));
+    const lines = fs.readFileSync(await csv.path(), 'utf8').split('\r\n');
+    assert.match(lines[0], /^time,device_id,metric,/, 'a header row');
+    assert.ok(lines.length > 2 && lines[1].includes(`,${DEV},co,`), 'records of the device');
+    const [png] = await Promise.all([page.waitForEvent('download'), page.getByTestId('png-export-co').click()]);
+    assert.equal(png.suggestedFilename(), `${DEV}-co.png`);
+    assert.deepEqual([...fs.readFileSync(await png.path()).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG');
+  });
+
+  test('OEE page: a machine by shift shows the API figures with a downtime bar; no calendar is explained', async () => {
+    const machine = `e2e-${rand(3)}-press`, lone = `e2e-${rand(3)}-lone`;
+    const now = Date.now();
+    await mq.publish(machine, [{ ts: now - 3 * 3600e3, state: 1, count_total: 0, count_good: 0 },
+      { ts: now - 3600e3, state: 0, count_total: 100, count_good: 90 }, { ts: now - 1800e3, state: 1, count_total: 150, count_good: 140 }]);
+    await mq.publish(lone, [{ ts: now - 3600e3, state: 1 }]);
+    await eventually(async () => (await srv.call('GET', `/devices/${machine}`, token)).status === 200
+      && (await srv.call('GET', `/devices/${lone}`, token)).status === 200, { what: 'devices provisioned' });
+    const g = await srv.call('POST', '/groups', token, { name: `line-${rand(3)}`, device_ids: [machine] });
+    assert.equal(g.status, 201);
+    const shift = await srv.call('POST', '/shifts', token, { name: 'All day', start: '00:00', end: '24:00', tz: 'UTC', group: g.body.id });
+    assert.equal(shift.status, 201, JSON.stringify(shift.body));
+
+    await page.evaluate(() => (location.hash = '#/oee'));
+    const form = page.getByTestId('oee-form');
+    await form.waitFor();
+    await form.locator('input[name=device]').fill(machine);
+    await form.locator('select[name=range]').selectOption('7d');
+    await form.locator('input[name=ideal_rate]').fill('120');
+    const answered = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/devices/${machine}/oee`);
+    await page.getByTestId('oee-run').click();
+    const resp = await answered;
+    assert.equal(resp.status(), 200);
+    const same = await fetch(resp.url(), { headers: { Authorization: `Bearer ${token}` } });
+    const want = await same.json();
+    const pct = (v) => (v == null ? '—' : `${(v * 100).toFixed(1)} %`);
+    await page.getByTestId('oee-result').waitFor();
+    assert.equal(await page.getByTestId('oee-total').textContent(), pct(want.oee));
+    assert.equal(await page.getByTestId('oee-availability').textContent(), pct(want.availability));
+    assert.equal(await page.getByTestId('oee-performance').textContent(), pct(want.performance));
+    assert.equal(await page.getByTestId('oee-quality').textContent(), pct(want.quality));
+    assert.equal(await page.getByTestId('oee-row').count(), want.rows.length);
+    assert.ok(want.rows.length >= 1 && want.total_count === 150, JSON.stringify(want));
+    assert.ok(await page.getByTestId('downtime-bar').first().isVisible(), 'a downtime bar per row');
+    await page.getByTestId('shift-table').getByText('All day').waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'oee.png') });
+
+    await form.locator('input[name=device]').fill(lone);
+    await page.getByTestId('oee-run').click();
+    await page.getByTestId('oee-no-calendar').waitFor();
+    assert.match(await page.locator('.oee').textContent(), /no shift calendar applies/);
   });
 });

@@ -20,6 +20,7 @@ import { IncidentsPage } from './pages/incidents.js';
 import { SilencesPage } from './pages/silences.js';
 import { ContactsPage } from './pages/contacts.js';
 import { ChannelsPage } from './pages/channels.js';
+import { OeePage } from './pages/oee.js';
 
 function parseHash() {
   const h = location.hash.replace(/^#\/?/, '');
@@ -44,6 +45,7 @@ const NAV = [
   ['incidents', 'Incidents'],
   ['silences', 'Silences'],
   ['map', 'Map'],
+  ['oee', 'OEE'],
   ['groups', 'Groups'],
   ['rules', 'Rules'],
   ['contacts', 'Contacts', 'operator'],
@@ -72,6 +74,7 @@ function Shell({ route }) {
     case 'channels': page = html`<${ChannelsPage} />`; break;
     case 'admin': page = html`<${AdminPage} />`; break;
     case 'map': page = html`<${MapPage} />`; break;
+    case 'oee': page = html`<${OeePage} />`; break;
     default: page = html`<${FleetPage} query=${route.query} />`;
   }
   return html`

@@ -68,8 +68,10 @@ export function durationMs(text) {
   return m ? Number(m[1]) * UNIT_MS[m[2]] : NaN;
 }
 
-/** The browser's offset now, as chart.svg's `tz` wants it. */
-function utcOffset() {
+/** The browser's IANA zone (charts follow its DST), else its offset now. */
+function browserZone() {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone) return zone;
   const off = -new Date().getTimezoneOffset();
   if (off === 0) return 'UTC';
   const a = Math.abs(off);
@@ -80,7 +82,7 @@ function utcOffset() {
 export function chartSvgPath(id, metric, win, { width = 800, title = '' } = {}) {
   const w = Math.max(200, Math.min(4000, Math.round(width)));
   return `/devices/${enc(id)}/chart.svg?metric=${enc(metric)}&from=${iso(win.from)}&to=${iso(win.to)}`
-    + `&width=${w}&height=300&theme=light&tz=${enc(utcOffset())}&rules=true&title=${enc(title.slice(0, 150))}`;
+    + `&width=${w}&height=300&theme=light&tz=${enc(browserZone())}&rules=true&title=${enc(title.slice(0, 150))}`;
 }
 
 /**
@@ -118,10 +120,8 @@ export function HistoryChart({ id, name, m, pts, info, cur, stale, ver, live, in
   }, [pts, ver, pts?.length, agg, intervalMs]);
   const xRange = !live && info?.from != null ? [info.from / 1000, info.to / 1000] : undefined;
 
-  const svgPath = () => {
-    const win = live || info?.from == null ? { from: Date.now() - LIVE_SPAN_MS, to: Date.now() } : { from: info.from, to: info.to };
-    return chartSvgPath(id, m, win, { width: (card.current?.clientWidth || 826) - 26, title: `${name} — ${m}` });
-  };
+  const win = () => (live || info?.from == null ? { from: Date.now() - LIVE_SPAN_MS, to: Date.now() } : { from: info.from, to: info.to });
+  const svgPath = () => chartSvgPath(id, m, win(), { width: (card.current?.clientWidth || 826) - 26, title: `${name} — ${m}` });
   const copyLink = async () => {
     const url = location.origin + '/api/v1' + svgPath();
     let copied = false;
@@ -133,16 +133,23 @@ export function HistoryChart({ id, name, m, pts, info, cur, stale, ver, live, in
     }
     setLink({ url, copied });
   };
-  const exportSvg = async () => {
+  // Raw rows for a short range, the chart's buckets when it shows aggregates.
+  const csvPath = () => {
+    const w = win();
+    const base = `/export/readings.csv?device=${enc(id)}&metric=${enc(m)}&from=${iso(w.from)}&to=${iso(w.to)}`;
+    return agg ? `${base}&bucket=${enc(info.bucket)}&fn=avg,min,max,count` : base;
+  };
+  const download = async (path, fallbackName) => {
     setSvgErr(null);
     try {
       // The API wants the bearer token, which a plain link cannot carry.
-      const res = await api('GET', svgPath(), undefined, { raw: true });
+      const res = await api('GET', path, undefined, { raw: true });
       if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => ({ title: res.statusText })));
+      const named = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
       const href = URL.createObjectURL(await res.blob());
       const a = document.createElement('a');
       a.href = href;
-      a.download = `${id}-${m}.svg`;
+      a.download = named ? named[1] : fallbackName;
       document.body.append(a);
       a.click();
       a.remove();
@@ -161,7 +168,9 @@ export function HistoryChart({ id, name, m, pts, info, cur, stale, ver, live, in
       <span class="muted small" data-testid=${'source-' + m}>${label}</span>
       <span class="chart-actions">
         <button class="small" onClick=${copyLink} data-testid=${'svg-copy-' + m} title="Link to this chart as SVG (the API needs a bearer token)">Copy SVG link</button>
-        <button class="small" onClick=${exportSvg} data-testid=${'svg-export-' + m} title="Download this chart as SVG, rendered by the server">Export SVG</button>
+        <button class="small" onClick=${() => download(svgPath(), `${id}-${m}.svg`)} data-testid=${'svg-export-' + m} title="Download this chart as SVG, rendered by the server">Export SVG</button>
+        <button class="small" onClick=${() => download(svgPath().replace('/chart.svg?', '/chart.png?'), `${id}-${m}.png`)} data-testid=${'png-export-' + m} title="Download this chart as PNG, rendered by the server">Export PNG</button>
+        <button class="small" onClick=${() => download(csvPath(), `${id}-${m}.csv`)} data-testid=${'csv-export-' + m} title="Download the shown range as CSV">Export CSV</button>
       </span></div>
     ${link ? html`<div class="svg-link small"><span class="muted">${link.copied ? 'Copied:' : 'Copy this link:'}</span>
       <input readonly value=${link.url} data-testid=${'svg-link-' + m} data-copied=${String(link.copied)}
