@@ -142,8 +142,14 @@ void BatchSink::ensure_ahead(core::Micros now_us) {
     if (known_days_.count(d) == 0) create_partition(d);
   }
   if (retention_.raw_days > 0) drop_partitions_before(today - retention_.raw_days + 1);
-  if (const auto deleted = rollups::apply_retention(*conn_, retention_, today); deleted > 0)
-    spdlog::info("retention: deleted {} rollup rows and tenants' rows past their retention", deleted);
+  if (const auto done = rollups::apply_retention(*conn_, retention_, today);
+      done.partitions_dropped > 0 || done.rows_deleted > 0) {
+    spdlog::info("retention: dropped {} rollup partitions; deleted {} rows of tenants past their own "
+                 "retention",
+                 done.partitions_dropped, done.rows_deleted);
+    // A day's partitions include its rollup month and year: make them again on use.
+    if (done.partitions_dropped > 0) known_days_.clear();
+  }
   // A replay's COMMIT is settled as soon as it reconnects; a day is plenty.
   pqxx::work tx(*conn_);
   tx.exec("DELETE FROM storage_batches WHERE at < now() - interval '1 day'");
@@ -164,7 +170,8 @@ void BatchSink::drop_partitions_before(std::int64_t day) {
 
 void BatchSink::create_partition(std::int64_t day) {
   // DDL on readings_raw needs its owner: the function runs as the owner
-  // (migrations/0005) and writes the bounds in UTC.
+  // (migrations/0005), writes the bounds in UTC and makes the rollup month
+  // and year the day falls in too (0014).
   pqxx::work tx(*conn_);
   tx.exec_params("SELECT peregrine_create_day_partition($1::date)", date_of(day));
   tx.commit();

@@ -38,6 +38,11 @@ void set_scope(pqxx::connection& conn, Scope scope) {
 
 namespace {
 
+// Owner's functions (migrations/0005, 0014) that make and drop partitions.
+const char* const kPartitionFunctions =
+    "peregrine_create_day_partition(date), peregrine_drop_day_partitions_before(date), "
+    "peregrine_drop_rollup_partitions_before(text, timestamptz)";
+
 bool query_bool(pqxx::nontransaction& w, const std::string& sql, const std::string& arg) {
   return w.exec_params1(sql, arg)[0].as<bool>();
 }
@@ -97,10 +102,8 @@ std::optional<std::string> prepare_app_role(const PgTarget& target) {
   w.exec("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + quoted +
          "; REVOKE ALL ON schema_migrations FROM " + quoted +
          "; GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO " + quoted +
-         "; REVOKE EXECUTE ON FUNCTION peregrine_create_day_partition(date),"
-         " peregrine_drop_day_partitions_before(date) FROM PUBLIC"
-         "; GRANT EXECUTE ON FUNCTION peregrine_create_day_partition(date),"
-         " peregrine_drop_day_partitions_before(date) TO " + quoted);
+         "; REVOKE EXECUTE ON FUNCTION " + kPartitionFunctions + " FROM PUBLIC"
+         "; GRANT EXECUTE ON FUNCTION " + kPartitionFunctions + " TO " + quoted);
   return std::nullopt;
 }
 

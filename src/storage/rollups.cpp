@@ -1,9 +1,7 @@
 #include "storage/rollups.hpp"
 
-#include <array>
-#include <string>
-
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <map>
 #include <string>
@@ -154,14 +152,21 @@ std::int64_t delete_rows(pqxx::connection& conn, const std::string& sql, core::M
 
 }  // namespace
 
-std::int64_t apply_retention(pqxx::connection& conn, const Retention& server, std::int64_t today) {
-  std::int64_t deleted = 0;
-  const std::pair<const char*, int> rollup_levels[] = {{"rollup_1m", server.rollup_1m_days},
-                                                       {"rollup_1h", server.rollup_1h_days}};
-  for (const auto& [table, days] : rollup_levels)
-    if (days > 0)
-      deleted += delete_rows(conn, std::string("DELETE FROM ") + table + " WHERE bucket < " + sql::ts_param(1),
-                             cutoff(today, days));
+RetentionResult apply_retention(pqxx::connection& conn, const Retention& server, std::int64_t today) {
+  RetentionResult done;
+  // The server's own retention drops whole partitions (migrations/0014).
+  const std::pair<const char*, int> rollup_levels[] = {{"1m", server.rollup_1m_days},
+                                                       {"1h", server.rollup_1h_days}};
+  for (const auto& [level, days] : rollup_levels) {
+    if (days <= 0) continue;
+    pqxx::work tx(conn);
+    done.partitions_dropped +=
+        tx.exec_params1("SELECT peregrine_drop_rollup_partitions_before($1, " + sql::ts_param(2) + ")", level,
+                        cutoff(today, days))[0]
+            .as<int>();
+    tx.commit();
+  }
+  std::int64_t& deleted = done.rows_deleted;
   std::vector<std::array<std::int64_t, 4>> tenants;
   {
     pqxx::read_transaction tx(conn);
@@ -186,7 +191,7 @@ std::int64_t apply_retention(pqxx::connection& conn, const Retention& server, st
                              cutoff(today, days), t[0]);
     }
   }
-  return deleted;
+  return done;
 }
 
 }  // namespace peregrine::storage::rollups

@@ -29,11 +29,17 @@ struct Retention {
   int rollup_1h_days = 0;
 };
 
-/// Deletes the rollups older than the server's retention, and every level's
-/// rows of tenants with a shorter one of their own (raw rows included; the
-/// server's raw retention drops partitions instead, see BatchSink). `today`
-/// is the UTC day number. Returns the rows deleted. Each level commits alone.
-std::int64_t apply_retention(pqxx::connection& conn, const Retention& server, std::int64_t today);
+struct RetentionResult {
+  int partitions_dropped = 0;   ///< rollup partitions, all of them past the server's retention
+  std::int64_t rows_deleted = 0;  ///< rows of tenants with a shorter retention of their own
+};
+
+/// Drops the rollup partitions wholly older than the server's retention (a
+/// level keeps up to one partition, a month or a year, more than it must),
+/// and deletes every level's rows of tenants with a shorter one of their own
+/// (raw rows included; the server's raw retention drops day partitions, see
+/// BatchSink). `today` is the UTC day number. Each step commits alone.
+RetentionResult apply_retention(pqxx::connection& conn, const Retention& server, std::int64_t today);
 
 /// The watermark, creating it on first use: the oldest raw row (so rows
 /// stored before rollups existed are rolled up by refresh, a step at a

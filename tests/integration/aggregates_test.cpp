@@ -202,6 +202,7 @@ TEST_F(AggregatesTest, RetentionTiersAndATenantsShorterOne) {
   // Another tenant's device and old rows of both, behind the server's back.
   db_->exec("SELECT peregrine_create_day_partition(d::date) FROM generate_series(now() - interval '6 days', now(), "
             "interval '1 day') d");
+  db_->exec("SELECT peregrine_create_day_partition((now() - interval '400 days')::date)");
   db_->exec("INSERT INTO devices (id, tenant_id) VALUES ('" + other + "', " + tenant + ");"
             "INSERT INTO series (id, tenant_id, device_id, metric) VALUES (900001, " + tenant + ", '" + other + "', 'co')");
   const std::string sid = "(SELECT id FROM series WHERE device_id = '" + mine + "')";
@@ -235,6 +236,13 @@ TEST_F(AggregatesTest, RetentionTiersAndATenantsShorterOne) {
   EXPECT_EQ(count("rollup_1h", sid, "bucket", "399 days"), 1) << "hours are kept for ever";
   EXPECT_EQ(count("rollup_1h", "900001", "bucket", "399 days"), 1);
   EXPECT_EQ(db_->count_readings(mine), 1) << "today's reading stays";
+  // The server's year of minutes went by dropping the partition, not by DELETE.
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM pg_class WHERE relname = 'rollup_1m_p' || "
+                        "to_char(now() - interval '400 days', 'YYYYMM')"),
+            0);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM pg_class WHERE relname = 'rollup_1h_p' || "
+                        "to_char(now() - interval '400 days', 'YYYY')"),
+            1);
 }
 
 /// The process's resident set in KiB (0 when it cannot be read).

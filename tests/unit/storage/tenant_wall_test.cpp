@@ -162,7 +162,18 @@ TEST_F(TenantWallTest, DayPartitionsAreMadeAndDroppedThroughTheOwnersFunctions) 
                     "WHERE relkind = 'r' AND relname LIKE 'readings_raw_p2000%'")[0]
                 .as<std::string>(),
             "readings_raw_p20000102");
-  w.commit();
+  // A day's partition comes with its rollup month and year; those are
+  // dropped when all of them is past retention.
+  w.exec("INSERT INTO rollup_1m VALUES (1, '2000-01-31 23:59+00', 1, 1, 1, 1, '2000-01-31 23:59+00', 1, "
+         "'2000-01-31 23:59+00', 1)");
+  EXPECT_EQ(w.exec1("SELECT peregrine_drop_rollup_partitions_before('1m', '2000-01-31 23:59:59+00')")[0].as<int>(), 0);
+  EXPECT_EQ(w.exec1("SELECT peregrine_drop_rollup_partitions_before('1m', '2000-02-01 00:00+00')")[0].as<int>(), 1);
+  EXPECT_EQ(w.exec1("SELECT peregrine_drop_rollup_partitions_before('1h', '2000-12-31 00:00+00')")[0].as<int>(), 0);
+  EXPECT_EQ(w.exec1("SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
+                    "WHERE relkind = 'r' AND relname ~ '^rollup_1[mh]_p2000'")[0]
+                .as<std::string>(),
+            "rollup_1h_p2000");
+  EXPECT_THROW(w.exec("SELECT peregrine_drop_rollup_partitions_before('raw', now())"), pqxx::sql_error);
 }
 
 TEST_F(TenantWallTest, PrepareRefusesARoleThatWouldBypassTheWall) {
