@@ -144,6 +144,16 @@ std::vector<Period> shift_periods(const std::vector<Shift>& shifts, core::Micros
   return out;
 }
 
+std::vector<Period> planned_union(const std::vector<Period>& periods) {
+  std::vector<Span> spans;
+  for (const Period& p : periods)
+    for (const Span& s : subtract(p.span, p.breaks)) spans.push_back(s);
+  normalise(spans);
+  std::vector<Period> out(spans.size());
+  for (std::size_t i = 0; i < spans.size(); ++i) out[i].span = spans[i];
+  return out;
+}
+
 std::vector<Period> day_periods(const std::string& tz, core::Micros from, core::Micros to) {
   const date::time_zone* z = zone(tz);
   std::vector<Period> out;

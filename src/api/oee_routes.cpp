@@ -212,32 +212,43 @@ struct Row {
   std::vector<an::Period> parts;
 };
 
-std::vector<Row> plan_rows(const OeeQuery& q, const std::vector<an::Shift>& shifts) {
-  const auto planned = [&](core::Micros from, core::Micros to) {
-    if (!shifts.empty()) return an::shift_periods(shifts, from, to);
-    an::Period all;
-    all.span = {from, to};
-    return std::vector<an::Period>{all};  // no calendar: planned around the clock
-  };
+/// The rows to report and the whole range's planned time (its own, not the
+/// rows' sum: overlapping shifts are rows of their own but count once).
+struct Plan {
   std::vector<Row> rows;
+  std::vector<an::Period> overall;
+};
+
+Plan plan_rows(const OeeQuery& q, const std::vector<an::Shift>& shifts) {
+  // Planned time ends now: a shift under way counts so far, later ones not yet.
+  const core::Micros end = std::min(q.to, core::SystemClock().now_us());
+  const auto planned = [&](core::Micros from, core::Micros to) {
+    if (!shifts.empty()) return an::planned_union(an::shift_periods(shifts, from, to));
+    std::vector<an::Period> all;
+    if (from < to) all.emplace_back().span = {from, to};  // no calendar: planned around the clock
+    return all;
+  };
+  Plan plan;
   if (q.by == "shift") {
     if (shifts.empty())
       unprocessable("no shift calendar applies (POST /api/v1/shifts for the group or the tenant), or use by=day");
-    for (an::Period& p : an::shift_periods(shifts, q.from, q.to)) rows.push_back({p, {p}});
+    for (an::Period& p : an::shift_periods(shifts, q.from, end)) plan.rows.push_back({p, {p}});
   } else if (q.by == "day") {
-    for (an::Period& d : an::day_periods(q.tz, q.from, q.to)) rows.push_back({d, planned(d.span.from, d.span.to)});
-  } else {
+    for (an::Period& d : an::day_periods(q.tz, q.from, end))
+      plan.rows.push_back({d, planned(d.span.from, d.span.to)});
+  } else if (q.from < end) {
     an::Period whole;
     whole.label = "total";
-    whole.span = {q.from, q.to};
-    rows.push_back({whole, planned(q.from, q.to)});
+    whole.span = {q.from, end};
+    plan.rows.push_back({whole, planned(q.from, end)});
   }
-  return rows;
+  plan.overall = planned(q.from, end);
+  return plan;
 }
 
-/// The machine's totals for each row.
+/// The machine's totals for each row, and last for the whole range.
 awaitable<std::vector<an::Totals>> machine_rows(Context& ctx, const devices::Device& dev, const OeeQuery& q,
-                                                const std::vector<Row>& rows) {
+                                                const Plan& plan) {
   const std::optional<core::SeriesKey> keys[3] = {series_key(dev, q.state), series_key(dev, q.good), series_key(dev, q.total)};
   std::vector<core::SeriesKey> wanted;
   for (const auto& k : keys)
@@ -257,12 +268,14 @@ awaitable<std::vector<an::Totals>> machine_rows(Context& ctx, const devices::Dev
   m.ideal_rate_per_hour = q.ideal_rate;
   m.until = std::min(q.to, core::SystemClock().now_us());
   std::vector<an::Period> flat;
-  for (const Row& r : rows) flat.insert(flat.end(), r.parts.begin(), r.parts.end());
+  for (const Row& r : plan.rows) flat.insert(flat.end(), r.parts.begin(), r.parts.end());
+  flat.insert(flat.end(), plan.overall.begin(), plan.overall.end());
   const auto per_part = an::machine_totals(m, flat);
-  std::vector<an::Totals> out(rows.size());
+  std::vector<an::Totals> out(plan.rows.size() + 1);
   std::size_t at = 0;
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    for (std::size_t j = 0; j < rows[i].parts.size(); ++j) out[i] += per_part[at++];
+  for (std::size_t i = 0; i < plan.rows.size(); ++i)
+    for (std::size_t j = 0; j < plan.rows[i].parts.size(); ++j) out[i] += per_part[at++];
+  for (; at < per_part.size(); ++at) out.back() += per_part[at];
   co_return out;
 }
 
@@ -280,11 +293,10 @@ json factors_json(const an::Totals& t) {
           {"good_count", t.good}};
 }
 
+/// `totals`: one per row, then the whole range's.
 json oee_json(const OeeQuery& q, const std::vector<Row>& rows, const std::vector<an::Totals>& totals) {
-  an::Totals all;
   json items = json::array();
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    all += totals[i];
     json r = factors_json(totals[i]);
     r["label"] = rows[i].period.label;
     r["from"] = core::format_rfc3339(rows[i].period.span.from);
@@ -292,7 +304,7 @@ json oee_json(const OeeQuery& q, const std::vector<Row>& rows, const std::vector
     if (rows[i].period.shift_id) r["shift"] = rows[i].period.shift_id;
     items.push_back(std::move(r));
   }
-  json out = factors_json(all);
+  json out = factors_json(totals.back());
   out["from"] = core::format_rfc3339(q.from);
   out["to"] = core::format_rfc3339(q.to);
   out["by"] = q.by;
@@ -309,11 +321,11 @@ awaitable<http::Response> device_oee(Context& ctx, http::Request& req) {
   const std::string id = dev.rec.id;
   std::vector<std::int64_t> groups = dev.rec.group_ids;
   const std::vector<an::Shift> shifts = co_await ctx.repos.shifts.calendar(dev.rec.tenant, std::move(groups));
-  const std::vector<Row> rows = plan_rows(q, shifts);
+  const Plan plan = plan_rows(q, shifts);
   const devices::Device* again = ctx.registry.find(id);  // the registry may have changed while we waited
   if (!again) throw http::Problem(404, "Not Found", "no device '" + id + "'");
-  const std::vector<an::Totals> totals = co_await machine_rows(ctx, *again, q, rows);
-  json out = oee_json(q, rows, totals);
+  const std::vector<an::Totals> totals = co_await machine_rows(ctx, *again, q, plan);
+  json out = oee_json(q, plan.rows, totals);
   out["device"] = id;
   co_return http::json_response(req.raw, 200, out);
 }
@@ -325,28 +337,24 @@ awaitable<http::Response> group_oee(Context& ctx, http::Request& req) {
   const OeeQuery q = parse_oee(req);
   std::vector<std::int64_t> groups{group};
   const std::vector<an::Shift> shifts = co_await ctx.repos.shifts.calendar(tenant, std::move(groups));
-  const std::vector<Row> rows = plan_rows(q, shifts);
+  const Plan plan = plan_rows(q, shifts);
   std::vector<std::string> ids;
   for (const devices::Device* d : ctx.registry.members(tenant, group)) ids.push_back(d->rec.id);
   std::sort(ids.begin(), ids.end());
   if (ids.size() > 500) bad("the group has more than 500 machines: ask per machine or a smaller group");
   // The line's factors come from its machines' summed totals, never an average of factors.
-  std::vector<an::Totals> line(rows.size());
+  std::vector<an::Totals> line(plan.rows.size() + 1);
   json machines = json::array();
   for (const std::string& id : ids) {
     const devices::Device* d = ctx.registry.find(id);
     if (!d) continue;  // removed while we computed
-    const std::vector<an::Totals> mine = co_await machine_rows(ctx, *d, q, rows);
-    an::Totals sum;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      line[i] += mine[i];
-      sum += mine[i];
-    }
-    json m = factors_json(sum);
+    const std::vector<an::Totals> mine = co_await machine_rows(ctx, *d, q, plan);
+    for (std::size_t i = 0; i < line.size(); ++i) line[i] += mine[i];
+    json m = factors_json(mine.back());
     m["device"] = id;
     machines.push_back(std::move(m));
   }
-  json out = oee_json(q, rows, line);
+  json out = oee_json(q, plan.rows, line);
   out["group"] = group;
   out["machines"] = std::move(machines);
   co_return http::json_response(req.raw, 200, out);

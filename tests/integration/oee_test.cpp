@@ -98,6 +98,27 @@ TEST_F(OeeTest, AShiftByHandAndALineFromItsMachinesTotals) {
   EXPECT_DOUBLE_EQ(clock.json()["planned_s"].get<double>(), 86'400);
   EXPECT_DOUBLE_EQ(clock.json()["run_s"].get<double>(), 18 * 3600) << "running from 06:00 to the end of the day";
 
+  // Planned time ends now: a range into the future plans only up to now.
+  const auto ahead = get("/api/v1/devices/" + lone + "/oee?by=day&ideal_rate=1&from=" + std::to_string(day) +
+                         "&to=" + std::to_string(day + 3 * 86'400'000LL));
+  ASSERT_EQ(ahead.status, 200) << ahead.body;
+  EXPECT_EQ(ahead.json()["rows"].size(), 2u) << "yesterday and today so far: " << ahead.body;
+  EXPECT_LE(ahead.json()["planned_s"].get<double>(), static_cast<double>(now_ms() - day) / 1000);
+  EXPECT_GT(ahead.json()["planned_s"].get<double>(), 86'400);
+
+  // A second shift overlapping the first: each is a row, their time counts once.
+  const auto late = call("POST", "/api/v1/shifts",
+                         json{{"name", "Late"}, {"start", "15:00"}, {"end", "18:00"}, {"tz", "UTC"}, {"group", group}});
+  ASSERT_EQ(late.status, 201) << late.body;
+  const auto both = get("/api/v1/devices/" + machine + "/oee?by=shift" + range);
+  ASSERT_EQ(both.status, 200) << both.body;
+  ASSERT_EQ(both.json()["rows"].size(), 2u) << both.body;
+  EXPECT_DOUBLE_EQ(both.json()["rows"][1]["planned_s"].get<double>(), 3 * 3600);
+  EXPECT_DOUBLE_EQ(both.json()["planned_s"].get<double>(), planned + 2 * 3600) << "08:00–18:00 less the break";
+  const auto whole = get("/api/v1/devices/" + machine + "/oee?by=none" + range);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_DOUBLE_EQ(whole.json()["rows"][0]["planned_s"].get<double>(), planned + 2 * 3600);
+
   // Bad parameters name themselves.
   EXPECT_EQ(get("/api/v1/devices/" + machine + "/oee?from=" + std::to_string(day)).status, 400) << "ideal_rate";
   const auto too_long = get("/api/v1/devices/" + machine + "/oee?ideal_rate=1&from=" +

@@ -76,6 +76,12 @@ std::vector<Period> shift_periods(const std::vector<Shift>& shifts, core::Micros
 /// DST days). Throws std::invalid_argument for a zone that is not known.
 std::vector<Period> day_periods(const std::string& tz, core::Micros from, core::Micros to);
 
+/// The planned time of `periods` (span minus breaks) as disjoint periods
+/// without breaks, in time order: where periods overlap (two shifts of one
+/// calendar, the calendars of a machine's several groups) the time counts
+/// once. Labels and shift ids are left empty.
+std::vector<Period> planned_union(const std::vector<Period>& periods);
+
 /// What a machine did in a period: sums that add across machines.
 struct Totals {
   core::Micros planned = 0;   ///< planned production time

@@ -120,6 +120,29 @@ TEST(Oee, DaysInTheirZone) {
   EXPECT_EQ(autumn[0].span.to - autumn[0].span.from, 25 * 60 * kMin);
 }
 
+TEST(Oee, OverlappingShiftsPlanTheirTimeOnce) {
+  // Early 06:00–14:00 (break 10:00–10:15) and a late shift 12:00–20:00 with
+  // a break 13:00–13:30 that Early covers: planned 06:00–20:00 less 10:00–10:15.
+  Shift late = day_shift();
+  late.id = 2;
+  late.name = "Late";
+  late.start_min = 12 * 60;
+  late.end_min = 20 * 60;
+  late.breaks = {{13 * 60, 13 * 60 + 30}};
+  const auto periods = shift_periods({day_shift(), late}, utc("2026-03-02T00:00:00Z"), utc("2026-03-03T00:00:00Z"));
+  ASSERT_EQ(periods.size(), 2u);
+  EXPECT_EQ(periods[0].planned() + periods[1].planned(), (8 * 60 - 15 + 8 * 60 - 30) * kMin) << "each on its own";
+  const auto once = planned_union(periods);
+  ASSERT_EQ(once.size(), 2u);
+  EXPECT_EQ(once[0].span.from, utc("2026-03-02T05:00:00Z"));  // 06:00 in Berlin (CET)
+  EXPECT_EQ(once[0].span.to, utc("2026-03-02T09:00:00Z"));
+  EXPECT_EQ(once[1].span.from, utc("2026-03-02T09:15:00Z"));
+  EXPECT_EQ(once[1].span.to, utc("2026-03-02T19:00:00Z"));
+  EXPECT_TRUE(once[0].breaks.empty());
+  EXPECT_EQ(once[0].planned() + once[1].planned(), (14 * 60 - 15) * kMin);
+  EXPECT_TRUE(planned_union({}).empty());
+}
+
 TEST(Oee, CountersNeverGoNegative) {
   const std::vector<Sample> c = {{10, 5}, {20, 8}, {30, 2}, {40, 2}, {50, 0}, {60, 4}};
   EXPECT_DOUBLE_EQ(counter_increase(c, 0, 100), 3 + 2 + 0 + 0 + 4);
