@@ -6,7 +6,7 @@ DEPS_BUILD=(cmake ninja-build g++ pkg-config libboost-all-dev libpaho-mqtt-dev l
   libhiredis-dev nlohmann-json3-dev libspdlog-dev libsimdjson-dev libtomlplusplus-dev
   libcli11-dev libsodium-dev libjwt-dev libssl-dev libcurl4-openssl-dev libgtest-dev
   libgmock-dev libbenchmark-dev libhowardhinnant-date-dev tzdata
-  librsvg2-dev fonts-dejavu-core)
+  librsvg2-dev fonts-dejavu-core libvalijson-dev)
 # util-linux gives runuser/setsid; procps gives ps; python3 and python3-aiosmtpd run the
 # notification tests' fake webhook, Twilio and SMTP servers (tests/support/fake_providers.py).
 DEPS_SERVERS=(postgresql redis-server mosquitto mosquitto-clients util-linux procps curl python3 python3-aiosmtpd)

@@ -22,7 +22,8 @@
 #   device %u       write sensors/%u/#; read devices/%u/#; write its own
 #                   devices/%u/commands/ack, config/applied, ota/progress
 #   gateway         write sensors/# (publishes for many devices), read every
-#                   devices/+/commands and write their acks (answers for them)
+#                   devices/+/commands and devices/+/config and write their
+#                   acks and config/applied reports (answers for them)
 
 mosquitto_auth_setup() {
   local dir="$1" user="$2" password="$3" gw_user="${4:-}" gw_password="${5:-}"
@@ -46,6 +47,8 @@ mosquitto_auth_setup() {
       echo "topic write sensors/#"
       echo "topic read devices/+/commands"
       echo "topic write devices/+/commands/ack"
+      echo "topic read devices/+/config"
+      echo "topic write devices/+/config/applied"
     fi
     echo ""
     echo "pattern write sensors/%u/#"

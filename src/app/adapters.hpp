@@ -5,6 +5,7 @@
 // service. Loop thread, except where a callee says otherwise.
 
 #include <peregrine/commands/service.hpp>
+#include <peregrine/fleet/config_service.hpp>
 #include <peregrine/ingest/sinks.hpp>
 #include <peregrine/jobs/service.hpp>
 #include <peregrine/mqtt/subscriber.hpp>
@@ -35,16 +36,21 @@ class HubJobFrames final : public jobs::JobFrames {
 
 class CommandDeviceEvents final : public ingest::DeviceEvents {
  public:
-  explicit CommandDeviceEvents(commands::Service& commands) : commands_(commands) {}
+  CommandDeviceEvents(commands::Service& commands, fleet::ConfigService& configs)
+      : commands_(commands), configs_(configs) {}
   void on_presence(const devices::Device& device, bool online) override {
     commands_.on_presence(device, online);
   }
   void on_command_ack(const devices::Device& device, std::string_view payload) override {
     commands_.on_ack(device, payload);
   }
+  void on_config_applied(const devices::Device& device, std::string_view payload) override {
+    configs_.on_applied(device.rec.id, device.rec.tenant, payload);
+  }
 
  private:
   commands::Service& commands_;
+  fleet::ConfigService& configs_;
 };
 
 }  // namespace peregrine::app

@@ -208,6 +208,7 @@ void add_api_routes(http::Router& router, api::Context& ctx, api::AlertingContex
   api::add_oee_routes(router, ctx);
   api::add_command_routes(router, control);
   api::add_job_routes(router, control);
+  api::add_config_routes(router, control);
   api::add_bulk_routes(router, control);
   api::add_response_routes(router, response);
   api::add_incident_routes(router, response);
@@ -380,11 +381,18 @@ int serve(const config::Config& cfg) {
                            .max_in_flight = static_cast<std::size_t>(cfg.notify_parallel)});
   alert_store.set_on_notified([&sender] { sender.kick(); });
   boost::asio::thread_pool channel_tests(1);
-  CommandDeviceEvents device_events(command_service);
-  pipeline.set_device_events(&device_events);
-
   storage::QueryPool pool(pg, cfg.query_threads, cfg.query_queue, &metrics);
   storage::Repositories repos(pool);
+  // Device configuration: retained devices/{id}/config out, config/applied in.
+  fleet::ConfigService config_service(
+      ioc, repos.configs,
+      [&subscriber](const std::string& topic, const std::string& payload, std::function<void()> on_published) {
+        return subscriber.publish(topic, payload, 1, true, std::move(on_published));
+      },
+      [&hub](core::TenantId tenant, const nlohmann::json& state) { hub.publish_config(tenant, state); }, job_service,
+      metrics);
+  CommandDeviceEvents device_events(command_service, config_service);
+  pipeline.set_device_events(&device_events);
 
 
   http::Router router;
@@ -404,7 +412,7 @@ int serve(const config::Config& cfg) {
                                     alerts.clock(), [&alerts] { alerts.changed(); }};
   boost::asio::thread_pool chart_renders(1);
   alerting_ctx.render = &chart_renders;
-  api::ControlContext control_ctx{api_ctx, command_service, job_service};
+  api::ControlContext control_ctx{api_ctx, command_service, job_service, config_service};
   api::ResponseContext response_ctx{api_ctx,          silences, hub, channel_tests, cfg.public_url,
                                     cfg.notify_timeout};
   add_api_routes(router, api_ctx, alerting_ctx, control_ctx, response_ctx, signer);
@@ -443,7 +451,9 @@ int serve(const config::Config& cfg) {
   }
   alerts.start(std::move(control_state.alerting));
   // Jobs first: a queued command sent at start moves its job's item.
+  const std::vector<jobs::Job> running_jobs = control_state.jobs.running;
   job_service.start(std::move(control_state.jobs));
+  config_service.start(running_jobs);
   command_service.start(std::move(control_state.commands.pending));
   core::Periodic live_flush(ioc, cfg.redis_flush, [&] { pipeline.flush_live(); });
   core::Periodic state_flush(ioc, std::chrono::seconds(1), [&] { pipeline.flush_device_states(); });
@@ -455,6 +465,7 @@ int serve(const config::Config& cfg) {
   const auto finish_on_loop = [&] {
     pipeline.flush_live();
     pipeline.flush_device_states();
+    config_service.stop();
     job_service.stop();
     command_service.stop();
     alerts.stop();

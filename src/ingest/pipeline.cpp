@@ -12,6 +12,7 @@ constexpr std::string_view kTelemetrySuffix = "/telemetry";
 constexpr std::string_view kStatusSuffix = "/status";
 constexpr std::string_view kDevicesPrefix = "devices/";
 constexpr std::string_view kAckSuffix = "/commands/ack";
+constexpr std::string_view kAppliedSuffix = "/config/applied";
 constexpr core::Micros kRejectLogEvery = 1'000'000;
 
 std::string_view trim(std::string_view s) {
@@ -95,17 +96,22 @@ void Pipeline::on_mqtt(std::string_view topic, const std::string& payload,
 }
 
 void Pipeline::device_reply(std::string_view topic, std::string_view rest, const std::string& payload) {
-  if (!rest.ends_with(kAckSuffix)) return reject(RejectReason::bad_topic, topic);
-  const std::string_view id = rest.substr(0, rest.size() - kAckSuffix.size());
+  const bool ack = rest.ends_with(kAckSuffix), applied = rest.ends_with(kAppliedSuffix);
+  if (!ack && !applied) return reject(RejectReason::bad_topic, topic);
+  const std::string_view id = rest.substr(0, rest.size() - (ack ? kAckSuffix : kAppliedSuffix).size());
   if (!core::valid_device_id(id)) return reject(RejectReason::bad_device_id, topic);
   const devices::Device* dev = registry_.find(id);
   if (dev == nullptr) return reject(RejectReason::unknown_device, topic);
-  // The command service counts what it refuses (peregrine_command_acks_total).
+  // The command and config services count what they refuse
+  // (peregrine_command_acks_total, peregrine_config_reports_total).
   if (events_ == nullptr) return;
   try {
-    events_->on_command_ack(*dev, payload);
+    if (ack)
+      events_->on_command_ack(*dev, payload);
+    else
+      events_->on_config_applied(*dev, payload);
   } catch (const std::exception& e) {
-    spdlog::error("command ack from '{}' failed: {}", id, e.what());
+    spdlog::error("device reply on '{}' failed: {}", topic, e.what());
     reject(RejectReason::internal, topic);
   }
 }

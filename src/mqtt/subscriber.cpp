@@ -28,7 +28,8 @@ constexpr int kQos = 1;
 constexpr auto kConnectRetryMin = 1s;
 constexpr auto kConnectRetryMax = 30s;
 constexpr std::size_t kMaxOutgoing = 10000;  // queued publishes before dropping
-constexpr const char* kTopicsText = "sensors/+/telemetry, sensors/+/status, devices/+/commands/ack";
+constexpr const char* kTopicsText =
+    "sensors/+/telemetry, sensors/+/status, devices/+/commands/ack, devices/+/config/applied";
 
 struct Outgoing {
   std::string topic;
@@ -156,8 +157,8 @@ struct Subscriber::Impl {
     // session (first start, broker lost its state) has none: always renew.
     try {
       auto topics = ::mqtt::string_collection::create(
-          {"sensors/+/telemetry", "sensors/+/status", "devices/+/commands/ack"});
-      client.subscribe(topics, ::mqtt::iasync_client::qos_collection{kQos, kQos, kQos}, nullptr,
+          {"sensors/+/telemetry", "sensors/+/status", "devices/+/commands/ack", "devices/+/config/applied"});
+      client.subscribe(topics, ::mqtt::iasync_client::qos_collection{kQos, kQos, kQos, kQos}, nullptr,
                        subscribe_log);
     } catch (const ::mqtt::exception& e) {
       spdlog::error("mqtt: subscribe failed: {}", e.what());

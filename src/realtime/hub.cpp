@@ -141,6 +141,12 @@ void Hub::publish_incident(core::TenantId tenant, const nlohmann::json& incident
   deliver_all(it->second.incidents, share(object_frame(state_->next_seq(), "incident", incident)));
 }
 
+void Hub::publish_config(core::TenantId tenant, const nlohmann::json& config) {
+  const auto it = state_->tenants.find(tenant);
+  if (it == state_->tenants.end() || it->second.devices.empty()) return;
+  deliver_all(it->second.devices, share(object_frame(state_->next_seq(), "config", config)));
+}
+
 void Hub::close_all() {
   for (Session* s : state_->sessions) s->close(CloseCode::going_away);
 }

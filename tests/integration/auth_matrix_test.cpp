@@ -76,6 +76,19 @@ const std::vector<Row> kRoutes = {
     {"GET", "/api/v1/shifts/{id}", "viewer", ""},
     {"PATCH", "/api/v1/shifts/{id}", "admin", R"({"end":"15:00"})"},
     {"DELETE", "/api/v1/shifts/{id}", "admin", ""},
+    // Device types and configuration: viewers read, operators push, admins
+    // manage schemas. The PUT comes after the type's GETs: another tenant's
+    // PUT makes a type of that name of its own (a name, not an id).
+    {"GET", "/api/v1/device-types", "viewer", ""},
+    {"GET", "/api/v1/device-types/{type}", "viewer", ""},
+    {"GET", "/api/v1/device-types/{type}/schema", "viewer", ""},
+    {"PUT", "/api/v1/device-types/{type}/schema", "admin", R"({"type":"object"})"},
+    {"POST", "/api/v1/devices/{id}/config", "operator", R"({"config":{"interval_s":5}})"},
+    {"GET", "/api/v1/devices/{id}/config", "viewer", ""},
+    {"GET", "/api/v1/devices/{id}/config/versions", "viewer", ""},
+    {"GET", "/api/v1/devices/{id}/config/versions/{v}", "viewer", ""},
+    {"GET", "/api/v1/devices/{id}/config/diff", "viewer", "from=1&to=1"},
+    {"POST", "/api/v1/groups/{id}/config", "operator", R"({"config":{"interval_s":5}})"},
     // Jobs.
     {"GET", "/api/v1/jobs", "viewer", ""},
     {"GET", "/api/v1/jobs/{id}", "viewer", ""},
@@ -290,6 +303,14 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
   const auto shift = call("POST", "/api/v1/shifts", root,
                           json{{"name", "tenant-a-secret-shift"}, {"start", "06:00"}, {"end", "14:00"}, {"tz", "UTC"}}.dump());
   ASSERT_EQ(shift.status, 201) << shift.body;
+  const std::string board_type = "matrix-board-" + tag_;
+  ASSERT_EQ(call("PUT", "/api/v1/device-types/" + board_type + "/schema", root,
+                 json{{"type", "object"}, {"properties", {{"interval_s", {{"type", "integer"}}}}}}.dump())
+                .status,
+            201);
+  ASSERT_EQ(call("PATCH", "/api/v1/devices/" + dev, root, json{{"type", board_type}}.dump()).status, 200);
+  const auto config = call("POST", "/api/v1/devices/" + dev + "/config", root, R"({"config":{"interval_s":1}})");
+  ASSERT_EQ(config.status, 201) << config.body;
 
   // Tenant A's audit entries (the user, device and rule creations at least).
   const auto audit_a = call("GET", "/api/v1/audit?tenant_id=" + std::to_string(tenant_a), root);
@@ -307,11 +328,11 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
       {"groups", group_id},      {"commands", command_id}, {"jobs", job_id},
       {"channels", channel.json()["id"]}, {"contacts", contact.json()["id"]},
       {"silences", silence.json()["id"]}, {"incidents", incident.json()["id"]},
-      {"shifts", shift.json()["id"]}};
+      {"shifts", shift.json()["id"]}, {"device-types", board_type}, {"versions", 1}};
   const std::map<std::string, std::string> missing_ids = {{"devices", "no-such-device"}};
   // The real ids are real: tenant A's superadmin reads every one.
   for (const auto& [coll, id] : real_ids) {
-    if (coll == "audit" || coll == "commands" || coll == "silences") continue;  // no GET /…/{id} of these  // no GET /audit/{id}; commands are under devices
+    if (coll == "audit" || coll == "commands" || coll == "silences" || coll == "versions") continue;  // no GET /…/{id} of these  // no GET /audit/{id}; commands are under devices
     const auto r = call("GET", "/api/v1/" + coll + "/" + json_text(id), root);
     EXPECT_EQ(r.status, 200) << coll << " " << json_text(id) << ": " << r.body;
   }
@@ -385,7 +406,8 @@ TEST_F(AuthMatrixTest, EveryRouteEnforcesTheContractsAccessAndTenant) {
                                       << "': add one to real_ids";
         const auto none = missing_ids.find(coll);
         target += real ? json_text(id->second) : none != missing_ids.end() ? none->second : "999999999";
-        has_id = true;
+        // A device type is a name within each tenant: writing one makes the caller's own.
+        has_id = has_id || !(coll == "device-types" && row.method != "GET");
         i = close + 1;
       }
       const bool no_body = row.method == "GET" || row.method == "DELETE";

@@ -7,6 +7,7 @@
 
 #include <peregrine/api/context.hpp>
 #include <peregrine/commands/service.hpp>
+#include <peregrine/fleet/config_service.hpp>
 #include <peregrine/jobs/service.hpp>
 
 namespace peregrine::api {
@@ -15,6 +16,7 @@ struct ControlContext {
   Context& base;
   commands::Service& commands;  ///< loop thread only
   jobs::Service& jobs;          ///< loop thread only
+  fleet::ConfigService& configs;  ///< loop thread only
 };
 
 /// `POST/GET /api/v1/devices/{id}/commands`, `GET …/commands/{cid}`,
@@ -25,5 +27,8 @@ void add_command_routes(http::Router& router, ControlContext& ctx);
 void add_bulk_routes(http::Router& router, ControlContext& ctx);
 /// `GET /api/v1/jobs`, `GET /api/v1/jobs/{id}`, `POST /api/v1/jobs/{id}/cancel`.
 void add_job_routes(http::Router& router, ControlContext& ctx);
+/// `/api/v1/device-types[/{type}[/schema]]`, `/api/v1/devices/{id}/config[/versions[/{v}]|/diff]`,
+/// `POST /api/v1/groups/{id}/config` (a job).
+void add_config_routes(http::Router& router, ControlContext& ctx);
 
 }  // namespace peregrine::api

@@ -40,8 +40,8 @@ class Pipeline {
   /// Presence changes and device replies go here from now on (may be null).
   void set_device_events(DeviceEvents* events) noexcept { events_ = events; }
 
-  /// An MQTT message: `sensors/{id}/telemetry|status` or
-  /// `devices/{id}/commands/ack`. `payload` must have kPayloadPadding spare
+  /// An MQTT message: `sensors/{id}/telemetry|status`,
+  /// `devices/{id}/commands/ack` or `devices/{id}/config/applied`. `payload` must have kPayloadPadding spare
   /// capacity.
   void on_mqtt(std::string_view topic, const std::string& payload, core::Micros arrival_us,
                std::int64_t arrival_ns);

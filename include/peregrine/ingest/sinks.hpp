@@ -78,6 +78,8 @@ class DeviceEvents {
   virtual void on_presence(const devices::Device& device, bool online) = 0;
   /// A `devices/{id}/commands/ack` payload of a known device.
   virtual void on_command_ack(const devices::Device& device, std::string_view payload) = 0;
+  /// A `devices/{id}/config/applied` payload of a known device.
+  virtual void on_config_applied(const devices::Device& device, std::string_view payload) = 0;
 };
 
 }  // namespace peregrine::ingest

@@ -1,7 +1,8 @@
 #pragma once
 /// The MQTT intake (Eclipse Paho C++): a fixed client id with a persistent
 /// session (clean session off) and QoS 1 subscriptions to
-/// `sensors/+/telemetry`, `sensors/+/status` and `devices/+/commands/ack`,
+/// `sensors/+/telemetry`, `sensors/+/status`, `devices/+/commands/ack` and
+/// `devices/+/config/applied`,
 /// so the broker keeps what
 /// arrives while Peregrine is away; reconnects with back-off. Paho's callback
 /// thread only copies (topic, padded payload) and hands it to `on_message`,

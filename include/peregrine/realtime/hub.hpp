@@ -102,6 +102,9 @@ class Hub final : public ingest::RealtimeSink,
   void publish_job(core::TenantId tenant, const nlohmann::json& job);
   /// `{"type":"incident","incident":{…}}` to the tenant's `incidents` subscribers.
   void publish_incident(core::TenantId tenant, const nlohmann::json& incident);
+  /// `{"type":"config","config":{…}}` (a device's configuration state) to
+  /// the tenant's `devices` subscribers.
+  void publish_config(core::TenantId tenant, const nlohmann::json& config);
   /// commands::CommandFrames: `{"type":"command","command":{…}}` to the
   /// tenant's `commands` subscribers.
   void publish(const commands::Command& command) override;

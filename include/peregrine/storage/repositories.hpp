@@ -7,6 +7,7 @@
 #include <peregrine/storage/alert_repository.hpp>
 #include <peregrine/storage/audit_repository.hpp>
 #include <peregrine/storage/command_repository.hpp>
+#include <peregrine/storage/config_repository.hpp>
 #include <peregrine/storage/device_repository.hpp>
 #include <peregrine/storage/export_repository.hpp>
 #include <peregrine/storage/group_repository.hpp>
@@ -26,7 +27,7 @@ struct Repositories {
   explicit Repositories(QueryPool& pool)
       : audit(pool), tenants(pool), users(pool), sessions(pool), devices(pool), rules(pool),
         alerts(pool), groups(pool), commands(pool), channels(pool), contacts(pool), silences(pool),
-        notifications(pool), incidents(pool), aggregates(pool), exports(pool), shifts(pool) {}
+        notifications(pool), incidents(pool), aggregates(pool), exports(pool), shifts(pool), configs(pool) {}
 
   AuditRepository audit;
   TenantRepository tenants;
@@ -45,6 +46,7 @@ struct Repositories {
   AggregateRepository aggregates;
   ExportRepository exports;
   ShiftRepository shifts;
+  ConfigRepository configs;
 };
 
 }  // namespace peregrine::storage
