@@ -28,6 +28,28 @@ std::optional<std::string_view> command_topic_device(std::string_view topic) {
   return id;
 }
 
+std::optional<std::string_view> config_topic_device(std::string_view topic) {
+  constexpr std::string_view tail = "/config";
+  if (!topic.starts_with(kTopicHead) || !topic.ends_with(tail)) return std::nullopt;
+  if (topic.size() <= kTopicHead.size() + tail.size()) return std::nullopt;
+  auto id = topic.substr(kTopicHead.size(), topic.size() - kTopicHead.size() - tail.size());
+  if (id.find('/') != std::string_view::npos) return std::nullopt;
+  return id;
+}
+
+std::optional<std::string> config_reply(std::string_view payload) {
+  if (payload.size() > kMaxCommandPayload) return std::nullopt;
+  auto j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  const auto version = j.find("version");
+  const auto config = j.find("config");
+  if (version == j.end() || !version->is_number_integer() || config == j.end() || !config->is_object())
+    return std::nullopt;
+  nlohmann::json reply = {{"version", *version}};
+  if (config->contains("fail")) reply["error"] = "the board refused it: 'fail' is set";
+  return reply.dump();
+}
+
 std::optional<Command> parse_command(std::string_view payload) {
   if (payload.size() > kMaxCommandPayload) return std::nullopt;
   auto j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);

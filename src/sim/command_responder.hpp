@@ -31,6 +31,15 @@ std::optional<std::string_view> command_topic_device(std::string_view topic);
 /// it is not one (the caller counts it as malformed). Never throws.
 std::optional<Command> parse_command(std::string_view payload);
 
+/// The device id of a `devices/{id}/config` topic; nullopt for any other topic.
+std::optional<std::string_view> config_topic_device(std::string_view topic);
+
+/// What a simulated device answers to a retained `{"version", "config"}`
+/// (docs/configuration.md) on `devices/{id}/config/applied`: `{"version"}`,
+/// or `{"version", "error"}` when the configuration has a `fail` key (a
+/// board that cannot take it). nullopt when the payload is not a config.
+std::optional<std::string> config_reply(std::string_view payload);
+
 enum class Outcome { ok, error, silent };
 
 struct Reply {

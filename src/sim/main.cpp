@@ -40,13 +40,20 @@ int main(int argc, char** argv) {
   app.add_option("--cmd-silent", o.cmd_silent,
                  "Fraction (0..1) of commands never acked, to exercise ack timeouts (default 0)")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--backdate", o.backdate_s,
+                 "Seconds before the send time to stamp readings with, like a device sending "
+                 "its buffered backlog (default 0)")
+      ->check(CLI::NonNegativeNumber);
   app.footer(
       "Commands: the devices answer devices/{id}/commands (QoS 1 subscription to\n"
       "devices/+/commands) with {\"id\",\"status\":\"ok\"|\"error\",\"detail\"} on\n"
       "devices/{id}/commands/ack after 50-300 ms; --cmd-fail + --cmd-silent must not\n"
       "exceed 1. Commands for other device ids are ignored, malformed ones counted.\n"
-      "Summary line: sent=N rate=R/s commands=N acked=N failed=N silent=N malformed=N\n"
-      "(acked: answered ok, failed: answered error, silent: left unanswered).\n");
+      "Configuration: the devices apply each retained devices/{id}/config\n"
+      "{\"version\",\"config\"} and answer devices/{id}/config/applied {\"version\"}, or\n"
+      "{\"version\",\"error\"} when the config has a \"fail\" key.\n"
+      "Summary line: sent=N rate=R/s commands=N acked=N failed=N silent=N malformed=N configs=N\n"
+      "(acked: answered ok, failed: answered error, silent: left unanswered; configs: applied or refused).\n");
   try {
     app.parse(argc, argv);
     // Range lets NaN through (every comparison is false).

@@ -45,11 +45,13 @@ class Delivery final : public ::mqtt::iaction_listener {
   }
 };
 
-// Epoch milliseconds with the microseconds as a fraction: 1763800000123.456
-void append_ts(std::string& out) {
+// Epoch milliseconds with the microseconds as a fraction: 1763800000123.456,
+// `backdate_us` before now.
+void append_ts(std::string& out, std::int64_t backdate_us) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
-                .count();
+                .count() -
+            backdate_us;
   char buf[40];
   int n = std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(us / 1000),
                         static_cast<long long>(us % 1000));
@@ -68,6 +70,7 @@ struct PendingAck {
   std::string topic;
   std::string payload;
   bool ok;
+  bool config = false;  ///< a config/applied reply, not a command ack
 };
 
 struct LaterFirst {
@@ -113,14 +116,15 @@ class Run {
     if (tty_) std::cout << '\n';
     auto sent = telemetry_.ok.load();
     std::printf("sent=%llu rate=%.1f/s commands=%llu acked=%llu failed=%llu silent=%llu "
-                "malformed=%llu\n",
+                "malformed=%llu configs=%llu\n",
                 static_cast<unsigned long long>(sent),
                 elapsed > 0 ? static_cast<double>(sent) / elapsed : 0.0,
                 static_cast<unsigned long long>(commands_.load()),
                 static_cast<unsigned long long>(acks_ok_.ok.load()),
                 static_cast<unsigned long long>(acks_error_.ok.load()),
                 static_cast<unsigned long long>(silent_.load()),
-                static_cast<unsigned long long>(malformed_.load()));
+                static_cast<unsigned long long>(malformed_.load()),
+                static_cast<unsigned long long>(configs_.load()));
     if (telemetry_.failed.load() > 0) {
       std::fprintf(stderr, "peregrine-sim: %llu publish(es) failed\n",
                    static_cast<unsigned long long>(telemetry_.failed.load()));
@@ -163,28 +167,48 @@ class Run {
 
   std::int64_t inflight() const {
     return telemetry_.inflight.load() + status_.inflight.load() + acks_ok_.inflight.load() +
-           acks_error_.inflight.load();
+           acks_error_.inflight.load() + config_replies_.inflight.load();
   }
 
   // One wildcard subscription for the fleet (the gateway account may read
   // devices/+/commands); commands for ids we do not play are ignored. Without
   // it the run goes on: telemetry is the load generator's main job.
   void subscribe_commands() {
-    auto filter = o_.devices == 1 ? "devices/" + *ids_.begin() + "/commands"
-                                  : std::string("devices/+/commands");
-    try {
-      if (client_.subscribe(filter, 1)->wait_for(5s)) return;
-      std::fprintf(stderr, "peregrine-sim: subscribing to %s timed out\n", filter.c_str());
-    } catch (const ::mqtt::exception& e) {
-      std::fprintf(stderr, "peregrine-sim: cannot subscribe to %s (%s); commands go unanswered\n",
-                   filter.c_str(), e.what());
+    for (const char* what : {"commands", "config"}) {
+      auto filter = o_.devices == 1 ? "devices/" + *ids_.begin() + "/" + what
+                                    : std::string("devices/+/") + what;
+      try {
+        if (client_.subscribe(filter, 1)->wait_for(5s)) continue;
+        std::fprintf(stderr, "peregrine-sim: subscribing to %s timed out\n", filter.c_str());
+      } catch (const ::mqtt::exception& e) {
+        std::fprintf(stderr, "peregrine-sim: cannot subscribe to %s (%s); they go unanswered\n",
+                     filter.c_str(), e.what());
+      }
     }
+  }
+
+  // A retained configuration: applied (or refused) after the command delay.
+  void on_config(const std::string& topic, const std::string& payload) {
+    auto reply = config_reply(payload);
+    if (!reply) {
+      malformed_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    configs_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(acks_mutex_);
+    if (pending_acks_.size() >= kMaxPendingAcks) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    pending_acks_.push({Steady::now() + CommandResponder::kMinDelay, topic + "/applied", std::move(*reply), true, true});
   }
 
   // On Paho's thread: decide and queue; the run's thread publishes when due.
   void on_message(const ::mqtt::message& m) {
     if (!accepting_) return;
     const auto& topic = m.get_topic();
+    if (auto dev = config_topic_device(topic); dev && ids_.contains(std::string(*dev)))
+      return on_config(topic, m.get_payload());
     auto device = command_topic_device(topic);
     if (!device || !ids_.contains(std::string(*device))) return;
     auto cmd = parse_command(m.get_payload());
@@ -218,7 +242,7 @@ class Run {
       }
     }
     for (const auto& a : due) {
-      if (lost_ || !send(a.topic, a.payload, 1, false, a.ok ? acks_ok_ : acks_error_)) return;
+      if (lost_ || !send(a.topic, a.payload, 1, false, a.config ? config_replies_ : a.ok ? acks_ok_ : acks_error_)) return;
     }
   }
 
@@ -276,6 +300,7 @@ class Run {
     std::size_t next_device = 0;
     double tokens = 1;
     std::string payload;
+    const auto backdate_us = static_cast<std::int64_t>(o_.backdate_s * 1e6);
     start_ = Steady::now();
     auto last = start_;
     auto progress_at = start_;
@@ -314,7 +339,7 @@ class Run {
         auto d = next_device;
         next_device = (next_device + 1) % models_.size();
         payload.assign("{\"ts\":");
-        append_ts(payload);
+        append_ts(payload, backdate_us);
         payload += ",\"seq\":";
         payload += std::to_string(++seq_[d]);
         models_[d].step_into(payload, rng);
@@ -337,9 +362,11 @@ class Run {
   Delivery status_;
   Delivery acks_ok_;     ///< its ok: acked "ok"
   Delivery acks_error_;  ///< its ok: acked "error"
+  Delivery config_replies_;  ///< devices/{id}/config/applied
   std::atomic<bool> lost_{false};
   std::atomic<bool> accepting_{true};
   std::atomic<std::uint64_t> commands_{0};
+  std::atomic<std::uint64_t> configs_{0};
   std::atomic<std::uint64_t> silent_{0};
   std::atomic<std::uint64_t> malformed_{0};
   std::atomic<std::uint64_t> dropped_{0};

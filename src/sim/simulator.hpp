@@ -34,6 +34,7 @@ struct SimOptions {
   int inflight = 1000;  ///< outstanding publishes at most
   double cmd_fail = 0;    ///< fraction of commands acked with "status":"error"
   double cmd_silent = 0;  ///< fraction of commands never acked
+  double backdate_s = 0;  ///< readings stamped this long before they are sent (a backlog)
 };
 
 /// `sim-0001` style ids: the prefix and the 1-based index, zero-padded to at

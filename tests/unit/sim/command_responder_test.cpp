@@ -115,5 +115,23 @@ TEST(CommandResponder, EchoesIdVerbatim) {
   EXPECT_EQ(ack["id"], id);
 }
 
+TEST(ConfigReply, AppliesOrRefusesWhatHasAFailKey) {
+  EXPECT_EQ(config_topic_device("devices/sim-0001/config"), "sim-0001");
+  EXPECT_FALSE(config_topic_device("devices/sim-0001/config/applied"));
+  EXPECT_FALSE(config_topic_device("devices//config"));
+  EXPECT_FALSE(config_topic_device("devices/a/b/config"));
+  const auto ok = config_reply(R"({"version":3,"config":{"interval_s":5}})");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(nlohmann::json::parse(*ok), nlohmann::json({{"version", 3}}));
+  const auto refused = config_reply(R"({"version":4,"config":{"fail":true}})");
+  ASSERT_TRUE(refused);
+  const auto r = nlohmann::json::parse(*refused);
+  EXPECT_EQ(r["version"], 4);
+  EXPECT_FALSE(r.value("error", "").empty());
+  for (const char* bad : {"", "[]", R"({"version":"3","config":{}})", R"({"version":3})",
+                          R"({"version":3,"config":[]})"})
+    EXPECT_FALSE(config_reply(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace peregrine::sim
