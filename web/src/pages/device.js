@@ -1,12 +1,14 @@
 // Device: live chart per metric, history for any range up to a year (raw
 // readings when short, aggregates when long; drag to zoom), readings table,
-// open alerts, metadata/location, commands (history for all; sending for operators).
+// open alerts, metadata/location, commands (history for all; sending for operators),
+// configuration (state for all; writing for operators).
 import { useEffect, useRef, useState, useMemo } from 'preact/hooks';
 import { html, Time, fmtValue, fmtAgo, fmtUtc, Severity, roleAtLeast, toMs, toLocalInput } from '../util.js';
 import { get, enc, role } from '../api.js';
 import { devices, latest, alerts, alertsVersion, readingsVersion, onReading, fetchState, isStale, now, expectedIntervalMs, resyncCount } from '../live.js';
 import { ErrorBox } from '../components.js';
 import { CommandForm, CommandHistory } from './device_commands.js';
+import { ConfigCard } from './device_config.js';
 import { RANGES, LIVE_SPAN_MS, rangeWindow, pointsFor, loadSeries, HistoryChart, HistoryTable } from './device_history.js';
 
 const LIVE_MAX_POINTS = 5000;
@@ -143,6 +145,7 @@ export function DevicePage({ id }) {
             ${Object.entries(dev?.metadata || {}).map(([k, v]) => html`<dt>${k}</dt><dd>${typeof v === 'object' ? JSON.stringify(v) : String(v)}</dd>`)}
           </dl></div>
         ${canOperate ? html`<${CommandForm} id=${id} onSent=${setSent} />` : null}
+        <${ConfigCard} id=${id} type=${dev?.type || ''} canWrite=${canOperate} />
       </aside>
     </div>
   </section>`;
