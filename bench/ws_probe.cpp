@@ -28,10 +28,12 @@ namespace beast = boost::beast;
 namespace ws = beast::websocket;
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: peregrine-wsprobe HOST PORT TOKEN SECONDS\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr, "usage: peregrine-wsprobe HOST PORT TOKEN SECONDS [BACKDATE_MS]\n");
     return 2;
   }
+  // The generator's --backdate: readings stamped that long before they were sent.
+  const double backdate_ms = argc == 6 ? std::stod(argv[5]) : 0;
   const std::string host = argv[1], port = argv[2], token = argv[3];
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(std::stoi(argv[4]));
   const peregrine::core::SystemClock clock;
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
         buf.consume(buf.size());
         if (frame.is_object() && frame.value("type", "") == "reading") {
           if (const auto ts = peregrine::core::parse_rfc3339(frame.value("ts", "")))
-            lat_ms.push_back(static_cast<double>(now - *ts) / 1000.0);
+            lat_ms.push_back(static_cast<double>(now - *ts) / 1000.0 - backdate_ms);
         }
         read_next();
       });
