@@ -8,7 +8,15 @@ namespace peregrine::sim {
 namespace {
 
 constexpr std::string_view kTopicHead = "devices/";
-constexpr std::string_view kTopicTail = "/commands";
+
+// The `{id}` of `devices/{id}<tail>`, one path segment.
+std::optional<std::string_view> device_of(std::string_view topic, std::string_view tail) {
+  if (!topic.starts_with(kTopicHead) || !topic.ends_with(tail)) return std::nullopt;
+  if (topic.size() <= kTopicHead.size() + tail.size()) return std::nullopt;
+  auto id = topic.substr(kTopicHead.size(), topic.size() - kTopicHead.size() - tail.size());
+  if (id.find('/') != std::string_view::npos) return std::nullopt;
+  return id;
+}
 
 // What a field device typically reports when a command does not go through.
 constexpr std::array<std::string_view, 4> kFaults = {
@@ -21,20 +29,11 @@ constexpr std::array<std::string_view, 4> kFaults = {
 }  // namespace
 
 std::optional<std::string_view> command_topic_device(std::string_view topic) {
-  if (!topic.starts_with(kTopicHead) || !topic.ends_with(kTopicTail)) return std::nullopt;
-  if (topic.size() <= kTopicHead.size() + kTopicTail.size()) return std::nullopt;
-  auto id = topic.substr(kTopicHead.size(), topic.size() - kTopicHead.size() - kTopicTail.size());
-  if (id.find('/') != std::string_view::npos) return std::nullopt;
-  return id;
+  return device_of(topic, "/commands");
 }
 
 std::optional<std::string_view> config_topic_device(std::string_view topic) {
-  constexpr std::string_view tail = "/config";
-  if (!topic.starts_with(kTopicHead) || !topic.ends_with(tail)) return std::nullopt;
-  if (topic.size() <= kTopicHead.size() + tail.size()) return std::nullopt;
-  auto id = topic.substr(kTopicHead.size(), topic.size() - kTopicHead.size() - tail.size());
-  if (id.find('/') != std::string_view::npos) return std::nullopt;
-  return id;
+  return device_of(topic, "/config");
 }
 
 std::optional<std::string> config_reply(std::string_view payload) {
