@@ -225,7 +225,7 @@ awaitable<http::Response> list_versions(ControlContext& ctx, http::Request& req)
   co_return http::json_response(req.raw, 200, page_json(p, version_json));
 }
 
-std::int32_t version_param(const http::Request& req, const std::string& value, const char* what) {
+std::int32_t version_param(const std::string& value, const char* what) {
   try {
     std::size_t used = 0;
     const long v = std::stol(value, &used);
@@ -233,14 +233,13 @@ std::int32_t version_param(const http::Request& req, const std::string& value, c
       return static_cast<std::int32_t>(v);
   } catch (const std::exception&) {
   }
-  (void)req;
   throw http::Problem(400, "Bad Request", std::string("'") + what + "' must be a version number");
 }
 
 awaitable<http::Response> get_version(ControlContext& ctx, http::Request& req) {
   const devices::Device& dev = require_device(ctx.base.registry, req);
   const std::string id = dev.rec.id;
-  const std::int32_t v = version_param(req, req.params.at("v"), "version");
+  const std::int32_t v = version_param(req.params.at("v"), "version");
   co_return http::json_response(req.raw, 200,
                                 version_json(take(co_await ctx.base.repos.configs.version(dev.rec.tenant, id, v))));
 }
@@ -251,8 +250,8 @@ awaitable<http::Response> diff_versions(ControlContext& ctx, http::Request& req)
   const core::TenantId tenant = dev.rec.tenant;
   const auto from_q = req.q("from"), to_q = req.q("to");
   if (!from_q || !to_q) throw http::Problem(400, "Bad Request", "'from' and 'to' (version numbers) are required");
-  const std::int32_t from = version_param(req, std::string(*from_q), "from");
-  const std::int32_t to = version_param(req, std::string(*to_q), "to");
+  const std::int32_t from = version_param(std::string(*from_q), "from");
+  const std::int32_t to = version_param(std::string(*to_q), "to");
   const auto a = take(co_await ctx.base.repos.configs.version(tenant, id, from));
   const auto b = take(co_await ctx.base.repos.configs.version(tenant, id, to));
   // RFC 6902: the operations that turn `from` into `to`.
@@ -280,21 +279,31 @@ awaitable<http::Response> push_group(ControlContext& ctx, http::Request& req) {
   if (members.empty()) unprocessable("group " + std::to_string(group) + " has no devices");
   if (members.size() > kMaxGroupPush) unprocessable("a push reaches at most 10,000 devices");
 
-  // Every member validates against its own type's schema before anything is written.
-  std::map<std::string, std::optional<TypeSchema>> schemas;
+  // Every member validates against its own type's schema before anything is
+  // written: one check per type, its failures listed for each member.
+  struct TypeCheck {
+    std::optional<TypeSchema> schema;
+    std::vector<fleet::SchemaError> errors;
+  };
+  std::map<std::string, TypeCheck> checks;
   std::vector<storage::ConfigWrite> writes;
   json errors = json::array();
   for (const auto& [id, type] : members) {
-    auto it = schemas.find(type);
-    if (it == schemas.end()) it = schemas.emplace(type, co_await type_schema(ctx, tenant, type)).first;
+    auto it = checks.find(type);
+    if (it == checks.end()) {
+      TypeCheck check;
+      check.schema = co_await type_schema(ctx, tenant, type);
+      if (check.schema) check.errors = check.schema->schema.validate(config);
+      it = checks.emplace(type, std::move(check)).first;
+    }
     storage::ConfigWrite w;
     w.device = id;
     w.config = config;
-    if (it->second) {
-      for (const auto& e : it->second->schema.validate(config))
+    if (it->second.schema) {
+      for (const auto& e : it->second.errors)
         errors.push_back({{"device", id}, {"path", e.path}, {"message", e.message}});
       w.schema_type = type;
-      w.schema_version = it->second->row.version;
+      w.schema_version = it->second.schema->row.version;
     }
     writes.push_back(std::move(w));
   }
